@@ -1,0 +1,70 @@
+"""Atomic files: write to a temp file in the same folder, fsync, then os.replace.
+
+``VersionedFile`` keeps one pickled object with a version number; readers in any process
+reload it only when the file on disk changed (cheap stat check), so a model saved by a
+background worker is seen by the server on its next read. Only files this app wrote are
+ever unpickled: paths are fixed by the code, never named by a client.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
+
+
+class VersionedFile:
+    """A pickled object plus a version number, replaced atomically, reloaded when changed."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._stamp: tuple | None = None
+        self._cached: tuple[int, Any] = (0, None)
+
+    def _stat(self) -> tuple | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def load(self) -> tuple[int, Any]:
+        """(version, object); (0, None) when nothing was saved yet."""
+        stamp = self._stat()
+        if stamp is None:
+            self._stamp, self._cached = None, (0, None)
+        elif stamp != self._stamp:
+            with open(self.path, "rb") as fh:
+                payload = pickle.load(fh)
+            self._stamp, self._cached = stamp, (payload["version"], payload["object"])
+        return self._cached
+
+    def save(self, obj: Any) -> int:
+        """Write the next version; the caller holds the writer lock for this file."""
+        version = self.load()[0] + 1
+        atomic_write_bytes(self.path, pickle.dumps({"version": version, "object": obj},
+                                                   protocol=pickle.HIGHEST_PROTOCOL))
+        self._stamp, self._cached = self._stat(), (version, obj)
+        return version

@@ -1,0 +1,58 @@
+"""Locks that hold across processes (fcntl.flock on a file); the kernel frees them if a holder dies."""
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+
+class LockBusy(RuntimeError):
+    """Raised when a non-blocking lock is already held (by this or another process)."""
+
+
+class ProcessLock:
+    """An exclusive lock named by a file under ``lock_dir``; usable as a context manager.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with ProcessLock(d, "job"):
+    ...     ProcessLock(d, "job", timeout=0).acquire()
+    Traceback (most recent call last):
+    ...
+    engine.locks.LockBusy: 'job' is already running
+    """
+
+    def __init__(self, lock_dir: str | os.PathLike, name: str, timeout: float | None = None):
+        self.path = Path(lock_dir) / f"{name}.lock"
+        self.name = name
+        self.timeout = timeout  # None: wait for ever; 0: fail at once
+        self._fd: int | None = None
+
+    def acquire(self) -> "ProcessLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockBusy(f"{self.name!r} is already running") from None
+                time.sleep(0.01)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "ProcessLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
