@@ -1,0 +1,181 @@
+"""Job runner: one named job at a time across processes, every run recorded in SQLite.
+
+A job is a function returning a JSON-able summary dict. A summary with ``"status": "skipped"``
+is recorded as outcome "skipped"; an exception as "error" (the caller never sees it, so a
+failing job cannot stop the scheduler); a job already running anywhere (the ProcessLock
+``job-<name>`` is held) as "busy".
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import traceback
+from typing import Any, Callable
+
+from engine.db import Database
+from engine.errors import ValidationError
+from engine.locks import LockBusy, ProcessLock
+
+TRIGGERS = ("schedule", "api", "dashboard", "cli")
+OUTCOMES = ("ok", "skipped", "error", "busy")
+
+MIGRATIONS = [
+    """
+    CREATE TABLE job_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        pid INTEGER
+    );
+    CREATE INDEX job_runs_job_time ON job_runs(job, started_at);
+    CREATE TABLE job_schedule (
+        job TEXT PRIMARY KEY,
+        next_run INTEGER,
+        every_s REAL,
+        updated_at INTEGER NOT NULL
+    )
+    """,
+]
+
+JobFunc = Callable[..., dict]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _jsonable(obj: Any) -> Any:
+    """JSON-safe copy of a summary: non-finite floats become None, unknown objects str()."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if hasattr(obj, "item"):  # numpy scalar
+        return _jsonable(obj.item())
+    return str(obj)
+
+
+class JobRunner:
+    """Runs registered jobs under a cross-process lock and records each run.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> runner = JobRunner(Database(d + "/m.db"), d + "/locks")
+    >>> runner.register("hello", lambda: {"said": "hi"})
+    >>> runner.run("hello", "cli")["outcome"]
+    'ok'
+    >>> runner.last_runs()["hello"]["result"]
+    {'said': 'hi'}
+    """
+
+    def __init__(self, db: Database, lock_dir: str | os.PathLike, clock: Callable[[], int] = now_ms):
+        self.db = db
+        self.lock_dir = lock_dir
+        self.clock = clock
+        self._jobs: dict[str, JobFunc] = {}
+        db.migrate("jobs", MIGRATIONS)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._jobs)
+
+    def register(self, name: str, func: JobFunc) -> None:
+        self._jobs[name] = func
+
+    def check(self, name: str, trigger: str) -> None:
+        """Raise ValidationError for an unknown job or trigger."""
+        if name not in self._jobs:
+            raise ValidationError("job", f"unknown job {name!r}; have {', '.join(self._jobs)}")
+        if trigger not in TRIGGERS:
+            raise ValidationError("trigger", f"must be one of {', '.join(TRIGGERS)}")
+
+    def run(self, name: str, trigger: str, **kwargs: Any) -> dict:
+        """Run job ``name`` now (keyword arguments go to the job); return the recorded run."""
+        self.check(name, trigger)
+        started = self.clock()
+        t0 = time.perf_counter()
+        result: dict | None = None
+        error = None
+        try:
+            with ProcessLock(self.lock_dir, f"job-{name}", timeout=0):
+                try:
+                    result = self._jobs[name](**kwargs)
+                    outcome = "skipped" if (result or {}).get("status") == "skipped" else "ok"
+                except Exception as exc:  # a failed job is recorded, never propagated
+                    outcome = "error"
+                    error = f"{type(exc).__name__}: {exc}"
+                    result = {"traceback": traceback.format_exc(limit=6)[-2000:]}
+        except LockBusy as exc:
+            outcome, error = "busy", str(exc)
+        return self._record(name, trigger, started, time.perf_counter() - t0, outcome, result, error)
+
+    def _record(self, name, trigger, started, duration_s, outcome, result, error) -> dict:
+        record = {"job": name, "trigger": trigger, "start": started, "duration_ms": int(duration_s * 1000),
+                  "outcome": outcome, "result": _jsonable(result), "error": error}
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO job_runs(job, trigger, started_at, duration_ms, outcome, result, error, pid) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, trigger, started, record["duration_ms"], outcome,
+                 None if result is None else json.dumps(record["result"]), error, os.getpid()))
+            record["id"] = cur.lastrowid
+        return record
+
+    @staticmethod
+    def _row(row) -> dict:
+        return {"id": row["id"], "job": row["job"], "trigger": row["trigger"], "start": row["started_at"],
+                "duration_ms": row["duration_ms"], "outcome": row["outcome"],
+                "result": None if row["result"] is None else json.loads(row["result"]), "error": row["error"]}
+
+    def history(self, job: str | None = None, limit: int = 50) -> list[dict]:
+        """Recent runs, newest first (optionally of one job)."""
+        where, params = ("WHERE job=?", [job]) if job else ("", [])
+        rows = self.db.query(f"SELECT * FROM job_runs {where} ORDER BY id DESC LIMIT ?", [*params, int(limit)])
+        return [self._row(r) for r in rows]
+
+    def last_runs(self) -> dict[str, dict]:
+        """The latest run of every job that ever ran."""
+        rows = self.db.query("SELECT * FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job)")
+        return {r["job"]: self._row(r) for r in rows}
+
+    def last_run(self, job: str, outcome: str | None = None) -> dict | None:
+        sql, params = "SELECT * FROM job_runs WHERE job=?", [job]
+        if outcome:
+            sql, params = sql + " AND outcome=?", [job, outcome]
+        rows = self.db.query(sql + " ORDER BY id DESC LIMIT 1", params)
+        return self._row(rows[0]) if rows else None
+
+    def cleanup(self, older_than_ms: int) -> int:
+        """Delete run records started before ``older_than_ms``; return how many."""
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM job_runs WHERE started_at < ?", (int(older_than_ms),)).rowcount
+
+    # The scheduler's plan, on disk so every process can show the next run times.
+    def save_schedule(self, next_runs: dict[str, tuple[int | None, float | None]]) -> None:
+        """Replace the stored plan: {job: (next_run_ms | None, every_s | None)} plus a heartbeat."""
+        stamp = self.clock()
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM job_schedule")
+            conn.executemany("INSERT INTO job_schedule(job, next_run, every_s, updated_at) VALUES(?, ?, ?, ?)",
+                             [(job, nxt, every, stamp) for job, (nxt, every) in next_runs.items()])
+
+    def heartbeat(self) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE job_schedule SET updated_at=?", (self.clock(),))
+
+    def schedule(self) -> tuple[dict[str, int | None], int | None]:
+        """({job: next run ms | None}, heartbeat ms | None) as last saved by a running scheduler."""
+        rows = self.db.query("SELECT job, next_run, updated_at FROM job_schedule")
+        beat = max((r["updated_at"] for r in rows), default=None)
+        return {r["job"]: r["next_run"] for r in rows}, beat

@@ -1,0 +1,170 @@
+"""The scheduler thread: runs the system's jobs at the configured intervals (``schedule`` library).
+
+Each tick (1 s) re-reads the config (a cheap stat of config.json, so a change made by another
+process counts) and rebuilds the plan when the intervals changed: no restart needed. A due job
+runs on its own worker thread, so a long retrain never delays data collection; the JobRunner's
+cross-process lock keeps a job from running twice at once, and records failures, so a failing
+job is simply tried again at its next time.
+
+Replay rule (the demo must move): while the collector replays bundled history, collection runs
+at least every REPLAY_EVERY_S["collect"] seconds, online updates every 30 s and evaluation every
+60 s (or the configured interval when that is shorter). Live data keeps the configured intervals.
+
+The plan and a heartbeat are saved in SQLite (JobRunner.save_schedule), so ``status()`` in any
+process shows the next run times and whether a scheduler is alive.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Callable, Iterable
+
+import schedule
+
+from engine.jobs import JobRunner, now_ms
+
+REPLAY_EVERY_S = {"collect": 5.0, "online_update": 30.0, "evaluate": 60.0}
+HEARTBEAT_S = 5.0
+STALE_MS = int(HEARTBEAT_S * 3 * 1000)  # a scheduler silent this long is not running
+
+Spec = tuple[str, float | str]  # ("every", seconds) or ("daily", "HH:MM" UTC)
+
+
+def plan(config: dict, replaying: bool) -> dict[str, Spec | None]:
+    """What runs when, for this config; None = job switched off."""
+    every = {
+        "collect": config["data_collection_interval_minutes"] * 60,
+        "online_update": config["online_update_interval_minutes"] * 60,
+        "batch_retrain": config["batch_retrain_interval_hours"] * 3600,
+        "evaluate": config["evaluation_interval_minutes"] * 60,
+    }
+    if replaying:
+        every = {job: min(s, REPLAY_EVERY_S.get(job, s)) for job, s in every.items()}
+    out: dict[str, Spec | None] = {job: ("every", s) for job, s in every.items()}
+    if not config["data_collection_enabled"]:
+        out["collect"] = None
+    if not config["auto_retrain_enabled"]:
+        out["batch_retrain"] = None
+    out["cleanup"] = ("daily", config["cleanup_time"])
+    return out
+
+
+def utc_to_local_hhmm(hhmm: str) -> str:
+    """Today's HH:MM UTC as HH:MM local time (``schedule`` counts in local time)."""
+    h, m = map(int, hhmm.split(":"))
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=h, minute=m, second=0, microsecond=0)
+    return today.astimezone().strftime("%H:%M")
+
+
+def scheduler_state(runner: JobRunner, now: int | None = None) -> tuple[bool, dict[str, int | None]]:
+    """(a scheduler is alive, {job: next run ms}) as saved on disk by whichever process runs it."""
+    next_runs, beat = runner.schedule()
+    now = now_ms() if now is None else now
+    running = beat is not None and now - beat < STALE_MS
+    return running, (next_runs if running else {job: None for job in next_runs})
+
+
+class Scheduler:
+    """Runs ``runner``'s jobs per :func:`plan`; ``start()`` / ``stop()`` the background thread."""
+
+    def __init__(self, runner: JobRunner, config: Callable[[], dict],
+                 replaying: Callable[[], bool] = lambda: False, tick_s: float = 1.0):
+        self.runner = runner
+        self.config = config
+        self.replaying = replaying
+        self.tick_s = tick_s
+        self._sched = schedule.Scheduler()
+        self._plan: dict[str, Spec | None] | None = None
+        self._saved: dict | None = None
+        self._last_beat = 0.0
+        self._workers: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, run_now: Iterable[str] = ()) -> None:
+        """Start the thread; jobs in ``run_now`` start at once (e.g. the first collection)."""
+        if self.running:
+            return
+        self._stop.clear()
+        self.tick()
+        for job in run_now:
+            self.launch(job)
+        self._thread = threading.Thread(target=self._loop, name="hls-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop scheduling, wait up to ``timeout`` s for running jobs, and clear the saved plan."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        for worker in list(self._workers.values()):
+            worker.join(timeout)
+        self._sched.clear()
+        self._plan = self._saved = None
+        self.runner.save_schedule({})
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.tick()
+            except Exception as exc:  # e.g. a locked database: try again next tick
+                self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def tick(self) -> None:
+        """Reschedule if the config changed, start due jobs, save next runs and the heartbeat."""
+        wanted = plan(self.config(), self.replaying())
+        if wanted != self._plan:
+            self._reschedule(wanted)
+        self._sched.run_pending()
+        saved = self.next_runs()
+        if saved != self._saved:
+            self.runner.save_schedule({job: (nxt, self._every(job)) for job, nxt in saved.items()})
+            self._saved, self._last_beat = saved, dt.datetime.now().timestamp()
+        elif dt.datetime.now().timestamp() - self._last_beat >= HEARTBEAT_S:
+            self.runner.heartbeat()
+            self._last_beat = dt.datetime.now().timestamp()
+
+    def _every(self, job: str) -> float | None:
+        spec = (self._plan or {}).get(job)
+        return spec[1] if spec and spec[0] == "every" else None
+
+    def _reschedule(self, wanted: dict[str, Spec | None]) -> None:
+        old = {job.tags.copy().pop(): job for job in self._sched.get_jobs()}
+        for name in self.runner.names:
+            spec, before = wanted.get(name), (self._plan or {}).get(name)
+            if spec == before and name in old:
+                continue  # unchanged: keep its next run time
+            if name in old:
+                self._sched.cancel_job(old[name])
+            if spec is None:
+                continue
+            kind, value = spec
+            job = (self._sched.every(value).seconds if kind == "every"
+                   else self._sched.every().day.at(utc_to_local_hhmm(value)))
+            job.do(self.launch, name).tag(name)
+        self._plan = wanted
+
+    def next_runs(self) -> dict[str, int | None]:
+        """{job: next run, epoch ms | None when switched off} for every registered job."""
+        out: dict[str, int | None] = {name: None for name in self.runner.names}
+        for job in self._sched.get_jobs():
+            name = next(iter(job.tags))
+            out[name] = int(job.next_run.timestamp() * 1000) if job.next_run else None
+        return out
+
+    def launch(self, name: str) -> bool:
+        """Start job ``name`` on a worker thread unless this process already runs it."""
+        worker = self._workers.get(name)
+        if worker is not None and worker.is_alive():
+            return False
+        worker = threading.Thread(target=self.runner.run, args=(name, "schedule"), name=f"hls-job-{name}",
+                                  daemon=True)
+        self._workers[name] = worker
+        worker.start()
+        return True

@@ -1,0 +1,102 @@
+"""Job runner: outcomes recorded in SQLite, failures contained, one run at a time across processes."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.db import Database
+from engine.errors import ValidationError
+from engine.jobs import JobRunner
+
+
+def make_runner(data_dir: Path, **jobs) -> JobRunner:
+    runner = JobRunner(Database(data_dir / "market.db"), data_dir / "locks")
+    for name, func in jobs.items():
+        runner.register(name, func)
+    return runner
+
+
+def boom():
+    raise RuntimeError("exchange down")
+
+
+def test_outcomes_and_results_are_recorded(data_dir):
+    runner = make_runner(data_dir, good=lambda n=1: {"rows": n, "loss": float("nan")},
+                         lazy=lambda: {"status": "skipped", "reason": "not enough data"}, bad=boom)
+    assert runner.run("good", "api", n=7)["outcome"] == "ok"
+    assert runner.run("lazy", "schedule")["outcome"] == "skipped"
+    failed = runner.run("bad", "cli")  # never raises
+    assert failed["outcome"] == "error" and "exchange down" in failed["error"]
+
+    # a fresh runner (another process) reads the same records from disk
+    last = make_runner(data_dir).last_runs()
+    assert last["good"]["result"] == {"rows": 7, "loss": None} and last["good"]["trigger"] == "api"
+    assert last["lazy"]["outcome"] == "skipped"
+    assert last["bad"]["error"].startswith("RuntimeError") and "Traceback" in last["bad"]["result"]["traceback"]
+    assert [r["job"] for r in runner.history()] == ["bad", "lazy", "good"]
+    assert [r["job"] for r in runner.history(job="good")] == ["good"]
+    assert runner.last_run("bad", outcome="ok") is None
+
+
+def test_unknown_job_or_trigger_is_rejected_and_nothing_recorded(data_dir):
+    runner = make_runner(data_dir, good=lambda: {})
+    with pytest.raises(ValidationError) as err:
+        runner.run("nope", "api")
+    assert err.value.field == "job"
+    with pytest.raises(ValidationError) as err:
+        runner.run("good", "browser")
+    assert err.value.field == "trigger"
+    assert runner.history() == []
+
+
+def test_cleanup_deletes_old_runs_only(data_dir):
+    clock = iter([1_000, 5_000]).__next__
+    runner = JobRunner(Database(data_dir / "market.db"), data_dir / "locks", clock=clock)
+    runner.register("good", lambda: {})
+    runner.run("good", "cli")
+    runner.run("good", "cli")
+    assert runner.cleanup(older_than_ms=2_000) == 1
+    assert [r["start"] for r in runner.history()] == [5_000]
+
+
+def _slow_job_in_child(data_dir: str) -> None:
+    def slow():
+        Path(data_dir, "started").touch()
+        deadline = time.monotonic() + 20
+        while not Path(data_dir, "release").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return {"done": True}
+
+    make_runner(Path(data_dir), slow=slow).run("slow", "dashboard")
+
+
+def test_a_job_never_runs_twice_at_once_across_processes(data_dir):
+    child = mp.get_context("spawn").Process(target=_slow_job_in_child, args=(str(data_dir),))
+    child.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (data_dir / "started").exists():
+            assert time.monotonic() < deadline and child.is_alive(), "child job never started"
+            time.sleep(0.01)
+        runner = make_runner(data_dir, slow=lambda: {"done": "twice?"})
+        busy = runner.run("slow", "api")
+        assert busy["outcome"] == "busy" and "already running" in busy["error"]
+    finally:
+        (data_dir / "release").touch()
+        child.join(20)
+    assert child.exitcode == 0
+    outcomes = sorted((r["trigger"], r["outcome"]) for r in runner.history())
+    assert outcomes == [("api", "busy"), ("dashboard", "ok")]
+    assert runner.run("slow", "api")["outcome"] == "ok"  # the lock is free again
+
+
+def test_schedule_plan_is_saved_for_other_processes(data_dir):
+    runner = make_runner(data_dir, a=lambda: {}, b=lambda: {})
+    runner.save_schedule({"a": (123, 60.0), "b": (None, None)})
+    next_runs, beat = make_runner(data_dir).schedule()
+    assert next_runs == {"a": 123, "b": None} and beat is not None
+    runner.save_schedule({})
+    assert make_runner(data_dir).schedule() == ({}, None)
