@@ -1,0 +1,234 @@
+"""The paper-trading tables: signals, trades and the learning events closed trades produce.
+
+Invariants held by the schema and by transactions (safe across processes and restarts):
+one signal per (symbol, interval, bar); at most one trade per signal; a trade is filled once
+and closed once (updates check its status inside the transaction); closing a trade writes
+its learning event in the same transaction; one learning event per trade, delivered once.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Callable
+
+from engine.db import Database
+from engine.errors import ValidationError
+
+MIGRATIONS = [
+    """
+    CREATE TABLE trading_signals (
+        id INTEGER PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        interval TEXT NOT NULL,
+        open_time INTEGER NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('LONG', 'SHORT')),
+        prediction INTEGER NOT NULL,
+        confidence REAL NOT NULL,
+        threshold REAL NOT NULL,
+        features TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('traded', 'skipped')),
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        UNIQUE (symbol, interval, open_time)
+    );
+    CREATE TABLE trading_trades (
+        id INTEGER PRIMARY KEY,
+        signal_id INTEGER NOT NULL UNIQUE REFERENCES trading_signals(id),
+        symbol TEXT NOT NULL,
+        interval TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('LONG', 'SHORT')),
+        signal_time INTEGER NOT NULL,
+        rules TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+        entry_time INTEGER,
+        entry_price REAL,
+        take_profit_price REAL,
+        stop_loss_price REAL,
+        quantity REAL,
+        exit_time INTEGER,
+        exit_price REAL,
+        exit_reason TEXT,
+        bars_held INTEGER,
+        gross_pnl REAL,
+        fees REAL,
+        pnl REAL,
+        return_pct REAL,
+        opened_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        CHECK (status = 'open' OR (entry_time IS NOT NULL AND exit_time IS NOT NULL AND pnl IS NOT NULL))
+    );
+    CREATE INDEX trading_trades_symbol_status ON trading_trades (symbol, status);
+    CREATE TABLE trading_learning_events (
+        id INTEGER PRIMARY KEY,
+        trade_id INTEGER NOT NULL UNIQUE REFERENCES trading_trades(id),
+        symbol TEXT NOT NULL,
+        open_time INTEGER NOT NULL,
+        side TEXT NOT NULL,
+        pnl REAL NOT NULL,
+        target INTEGER NOT NULL CHECK (target IN (0, 1)),
+        features TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX trading_learning_events_status ON trading_learning_events (status)
+    """,
+]
+_JSON_COLUMNS = ("features", "rules")
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    out = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values))
+        for key in _JSON_COLUMNS:
+            if isinstance(row.get(key), str):
+                row[key] = json.loads(row[key])
+        out.append(row)
+    return out
+
+
+class TradeLedger:
+    """Reads and writes of the trading tables; every change is one transaction."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        db.migrate("trading", MIGRATIONS)
+
+    def _select(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+        return _rows(self.db.connect().execute(sql, params))
+
+    def record_signal(self, signal: dict[str, Any], rules: dict[str, Any], max_open: int,
+                      now: int) -> tuple[dict[str, Any], bool]:
+        """Store a signal and, if the symbol has fewer than ``max_open`` open trades, its trade.
+
+        Returns (signal row with ``trade_id``, created); a signal already stored for that bar
+        is returned unchanged with created False.
+        """
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO trading_signals (symbol, interval, open_time, side, prediction, "
+                "confidence, threshold, features, status, created_at) VALUES (?,?,?,?,?,?,?,?, 'skipped', ?)",
+                (signal["symbol"], signal["interval"], signal["open_time"], signal["side"],
+                 signal["prediction"], signal["confidence"], signal["threshold"],
+                 json.dumps(signal["features"]), now))
+            created = cur.rowcount == 1
+            if created:
+                signal_id = cur.lastrowid
+                (n_open,) = conn.execute("SELECT COUNT(*) FROM trading_trades WHERE symbol=? AND status='open'",
+                                         (signal["symbol"],)).fetchone()
+                if n_open < max_open:
+                    conn.execute(
+                        "INSERT INTO trading_trades (signal_id, symbol, interval, side, signal_time, rules, "
+                        "status, opened_at) VALUES (?,?,?,?,?,?, 'open', ?)",
+                        (signal_id, signal["symbol"], signal["interval"], signal["side"],
+                         signal["open_time"], json.dumps(rules), now))
+                    conn.execute("UPDATE trading_signals SET status='traded' WHERE id=?", (signal_id,))
+                else:
+                    conn.execute("UPDATE trading_signals SET note=? WHERE id=?",
+                                 (f"{n_open} open trade(s): max_open_trades_per_symbol reached", signal_id))
+            row = _rows(conn.execute(
+                "SELECT s.*, t.id AS trade_id FROM trading_signals s LEFT JOIN trading_trades t "
+                "ON t.signal_id = s.id WHERE s.symbol=? AND s.interval=? AND s.open_time=?",
+                (signal["symbol"], signal["interval"], signal["open_time"])))[0]
+        return row, created
+
+    def fill(self, trade_id: int, entry_time: int, entry_price: float, take_profit: float,
+             stop_loss: float, quantity: float) -> bool:
+        """Set the entry of an unfilled open trade; False if it was filled already."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE trading_trades SET entry_time=?, entry_price=?, take_profit_price=?, stop_loss_price=?, "
+                "quantity=? WHERE id=? AND status='open' AND entry_time IS NULL",
+                (entry_time, entry_price, take_profit, stop_loss, quantity, trade_id))
+            return cur.rowcount == 1
+
+    def close(self, trade_id: int, result: dict[str, Any], event: dict[str, Any], now: int) -> bool:
+        """Close a filled open trade and write its learning event, together; False if not open."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE trading_trades SET status='closed', exit_time=?, exit_price=?, exit_reason=?, "
+                "bars_held=?, gross_pnl=?, fees=?, pnl=?, return_pct=?, closed_at=? "
+                "WHERE id=? AND status='open' AND entry_time IS NOT NULL",
+                (result["exit_time"], result["exit_price"], result["exit_reason"], result["bars_held"],
+                 result["gross_pnl"], result["fees"], result["pnl"], result["return_pct"], now, trade_id))
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "INSERT INTO trading_learning_events (trade_id, symbol, open_time, side, pnl, target, "
+                "features, status, created_at) VALUES (?,?,?,?,?,?,?, 'pending', ?)",
+                (trade_id, event["symbol"], event["open_time"], event["side"], result["pnl"],
+                 event["target"], json.dumps(event["features"]), now))
+            return True
+
+    def deliver(self, event: dict[str, Any], learn: Callable[[dict, int, str], Any], now: int) -> str:
+        """Hand a pending learning event to ``learn(features, target, symbol)`` once.
+
+        The status change and the call share one transaction: if ``learn`` writes through the
+        same Database (as the online buffer does) both land or neither does. A ValidationError
+        from ``learn`` marks the event failed (kept with its message); other errors leave it
+        pending for the next attempt and propagate.
+        """
+        try:
+            with self.db.transaction() as conn:
+                cur = conn.execute("UPDATE trading_learning_events SET status='delivered', delivered_at=? "
+                                   "WHERE id=? AND status='pending'", (now, event["id"]))
+                if cur.rowcount != 1:
+                    return "already_done"
+                learn(event["features"], event["target"], event["symbol"])
+            return "delivered"
+        except ValidationError as exc:
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE trading_learning_events SET status='failed', error=?, delivered_at=? "
+                             "WHERE id=? AND status='pending'", (str(exc), now, event["id"]))
+            return "failed"
+
+    def open_trades(self, symbol: str, interval: str) -> list[dict[str, Any]]:
+        return self._select("SELECT * FROM trading_trades WHERE symbol=? AND interval=? AND status='open' "
+                            "ORDER BY id", (symbol, interval))
+
+    def signal_features(self, signal_id: int) -> dict[str, float]:
+        return self._select("SELECT features FROM trading_signals WHERE id=?", (signal_id,))[0]["features"]
+
+    def pending_events(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        if symbol is None:
+            return self._select("SELECT * FROM trading_learning_events WHERE status='pending' ORDER BY id")
+        return self._select("SELECT * FROM trading_learning_events WHERE status='pending' AND symbol=? "
+                            "ORDER BY id", (symbol,))
+
+    def trades(self, symbol: str | None = None, status: str | None = None,
+               limit: int | None = None) -> list[dict[str, Any]]:
+        """Trades, newest signal first, optionally of one symbol and status ('open' or 'closed')."""
+        if status not in (None, "open", "closed"):
+            raise ValidationError("status", "must be 'open' or 'closed'")
+        where, params = self._where(symbol=symbol, status=status)
+        return self._select(f"SELECT * FROM trading_trades{where} ORDER BY signal_time DESC, id DESC"
+                            f"{self._limit(limit)}", params)
+
+    def signals(self, symbol: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(symbol=symbol)
+        return self._select(f"SELECT * FROM trading_signals{where} ORDER BY open_time DESC, id DESC"
+                            f"{self._limit(limit)}", params)
+
+    def learning_events(self, symbol: str | None = None, trade_id: int | None = None,
+                        limit: int | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(symbol=symbol, trade_id=trade_id)
+        return self._select(f"SELECT * FROM trading_learning_events{where} ORDER BY id DESC"
+                            f"{self._limit(limit)}", params)
+
+    @staticmethod
+    def _where(**filters: Any) -> tuple[str, tuple]:
+        given = {k: v for k, v in filters.items() if v is not None}
+        if not given:
+            return "", ()
+        return " WHERE " + " AND ".join(f"{k}=?" for k in given), tuple(given.values())
+
+    @staticmethod
+    def _limit(limit: int | None) -> str:
+        if limit is None:
+            return ""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit", "must be a positive whole number")
+        return f" LIMIT {limit}"

@@ -1,0 +1,103 @@
+"""Scores for a set of paper trades: win rate, PnL after fees, max drawdown, exposure, and the
+same stake bought and held over the same span as the baseline.
+
+Trades are dicts as stored by the ledger (``status``, ``side``, ``entry_time``, ``exit_time``,
+``pnl``, ``fees``, ``exit_reason``, ``symbol``). Capital is one stake per symbol: returns and
+drawdown percentages are relative to it, and buy-and-hold invests one stake per symbol.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from engine.trading.simulator import TradeRules, entry_fill, settle
+
+
+def closed_trades(trades: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Closed trades ordered by exit time."""
+    return sorted((t for t in trades if t["status"] == "closed"), key=lambda t: (t["exit_time"], t["id"]))
+
+
+def equity_curve(trades: Iterable[Mapping[str, Any]], capital: float) -> pd.DataFrame:
+    """Realised equity after each closed trade: columns time (exit bar), pnl, equity, drawdown, win_rate."""
+    done = closed_trades(trades)
+    pnl = np.array([t["pnl"] for t in done], dtype=float)
+    equity = capital + np.cumsum(pnl)
+    peak = np.maximum.accumulate(np.concatenate(([capital], equity)))[1:]
+    return pd.DataFrame({
+        "time": np.array([t["exit_time"] for t in done], dtype=np.int64),
+        "pnl": pnl,
+        "equity": equity,
+        "drawdown": peak - equity,
+        "win_rate": np.cumsum(pnl > 0) / np.arange(1, len(pnl) + 1),
+    })
+
+
+def buy_and_hold_curve(candles: pd.DataFrame, rules: TradeRules) -> pd.DataFrame:
+    """Value of one stake bought at the first open (fees, slippage) and marked to each close:
+    columns open_time, pnl (as if sold at that close)."""
+    if candles.empty:
+        return pd.DataFrame({"open_time": np.array([], dtype=np.int64), "pnl": np.array([], dtype=float)})
+    entry = entry_fill(1, float(candles["open"].iloc[0]), rules)
+    return pd.DataFrame({"open_time": candles["open_time"].to_numpy(np.int64),
+                         "pnl": settle(1, entry, candles["close"].to_numpy(float), rules)["pnl"]})
+
+
+def exposure(trades: Iterable[Mapping[str, Any]], bar_times: np.ndarray) -> float | None:
+    """Share of the bars (open times, ascending) spent in at least one filled position."""
+    if len(bar_times) == 0:
+        return None
+    held = np.zeros(len(bar_times), dtype=bool)
+    for t in trades:
+        if t.get("entry_time") is None:
+            continue
+        start = np.searchsorted(bar_times, t["entry_time"], side="left")
+        end = len(bar_times) if t["status"] != "closed" else np.searchsorted(bar_times, t["exit_time"], "right")
+        held[start:end] = True
+    return float(held.mean())
+
+
+def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, pd.DataFrame],
+              rules: TradeRules) -> dict[str, Any]:
+    """Statistics of ``trades`` against buying and holding each symbol over its given candles
+    (the caller chooses the span, e.g. from the first entry to the latest bar)."""
+    done = closed_trades(trades)
+    capital = rules.stake * max(len(candles_by_symbol), 1)
+    curve = equity_curve(done, capital)
+    pnl = curve["pnl"].to_numpy()
+    peak = curve["equity"] + curve["drawdown"]
+    wins = int((pnl > 0).sum())
+    reasons: dict[str, int] = {}
+    for t in done:
+        reasons[t["exit_reason"]] = reasons.get(t["exit_reason"], 0) + 1
+    bh = [buy_and_hold_curve(c, rules)["pnl"].iloc[-1] for c in candles_by_symbol.values() if not c.empty]
+    bh_pnl = float(sum(bh)) if bh else None
+    exposures = [exposure([t for t in trades if t["symbol"] == s], c["open_time"].to_numpy(np.int64))
+                 for s, c in candles_by_symbol.items() if not c.empty]
+    spans = [(int(c["open_time"].iloc[0]), int(c["open_time"].iloc[-1]))
+             for c in candles_by_symbol.values() if not c.empty]
+    total = float(pnl.sum())
+    return {
+        "trades": len(done),
+        "open_trades": sum(1 for t in trades if t["status"] == "open"),
+        "long_trades": sum(1 for t in done if t["side"] == "LONG"),
+        "short_trades": sum(1 for t in done if t["side"] == "SHORT"),
+        "wins": wins,
+        "losses": len(done) - wins,
+        "win_rate": wins / len(done) if done else None,
+        "pnl_usdt": total,
+        "fees_usdt": float(sum(t["fees"] for t in done)),
+        "return_pct": total / capital * 100.0,
+        "avg_trade_return_pct": float(np.mean([t["return_pct"] for t in done])) if done else None,
+        "max_drawdown_usdt": float(curve["drawdown"].max()) if done else 0.0,
+        "max_drawdown_pct": float((curve["drawdown"] / peak).max() * 100.0) if done else 0.0,
+        "exposure": float(np.mean(exposures)) if exposures else None,
+        "exit_reasons": reasons,
+        "capital_usdt": capital,
+        "span": [min(s for s, _ in spans), max(e for _, e in spans)] if spans else None,
+        "buy_and_hold": {"pnl_usdt": bh_pnl,
+                         "return_pct": None if bh_pnl is None else bh_pnl / capital * 100.0},
+        "excess_pnl_usdt": None if bh_pnl is None else total - bh_pnl,
+    }

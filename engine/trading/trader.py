@@ -1,0 +1,200 @@
+"""PaperTrader: hybrid predictions become signals and paper trades; closed trades become
+training samples for the online models.
+
+Per new closed candle the system calls ``on_candles(symbol)`` (fill trades at the next bar's
+open, close them by the exit rules, deliver learning events), then ``on_prediction(...)``
+for the prediction made on that candle. All state is in SQLite (see ledger.py), and the exit
+of a trade is a pure function of its stored rules and the stored candles, so a restarted
+process resumes every open trade where it was.
+
+Learning target: the online models learn "close goes up", so a closed trade teaches what the
+right call for up would have been: LONG with PnL after fees > 0 -> 1; LONG with PnL <= 0 -> 0;
+SHORT with PnL > 0 -> 0 ("down was right"); SHORT with PnL <= 0 -> 1 ("down was wrong").
+"""
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import time
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from engine.config import SYMBOL
+from engine.db import Database
+from engine.errors import ValidationError
+from engine.features import FEATURE_COLUMNS
+from engine.trading.ledger import TradeLedger
+from engine.trading.signals import DIRECTIONS, LONG, signal_side
+from engine.trading.simulator import TradeRules, entry_fill, find_exit, levels, settle
+from engine.trading.stats import buy_and_hold_curve, equity_curve, summarize
+
+log = logging.getLogger(__name__)
+Learn = Callable[[dict, int, str], Any]
+
+
+def learning_target(side: str, pnl: float) -> int:
+    """The "price goes up" label a closed trade teaches (see the module docstring).
+
+    >>> [learning_target(s, p) for s in ("LONG", "SHORT") for p in (5.0, -5.0)]
+    [1, 0, 0, 1]
+    """
+    return int((pnl > 0) == (side == LONG))
+
+
+def validate_features(features: Any) -> dict[str, float]:
+    """The FEATURE_COLUMNS of ``features`` as finite floats, or ValidationError naming the first bad one."""
+    if not isinstance(features, Mapping):
+        raise ValidationError("features", "must be an object with the feature values")
+    out = {}
+    for name in FEATURE_COLUMNS:
+        value = features.get(name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValidationError(f"features.{name}", "must be a finite number")
+        out[name] = float(value)
+    return out
+
+
+def _validate_bar(prediction: Mapping[str, Any]) -> tuple[str, int]:
+    symbol, open_time = prediction.get("symbol"), prediction.get("open_time")
+    if not isinstance(symbol, str) or not SYMBOL.match(symbol):
+        raise ValidationError("symbol", "must be an upper-case symbol like BTCUSDT")
+    if isinstance(open_time, bool) or not isinstance(open_time, numbers.Integral) or open_time < 0:
+        raise ValidationError("open_time", "must be an epoch time in milliseconds")
+    return symbol, int(open_time)
+
+
+class PaperTrader:
+    """Signals, paper trades and learning from their outcomes (no real orders, no keys).
+
+    ``store`` needs ``range(symbol, interval, start_ms=None, end_ms=None) -> DataFrame``;
+    ``learn(features, target, symbol)`` receives each closed trade's sample (the system passes
+    one that calls ``online.add_training_data(..., source="trade")`` on the same Database,
+    which makes delivery exactly-once); ``clock()`` returns epoch ms for record stamps.
+    """
+
+    def __init__(self, db: Database, store: Any, config: Callable[[], dict], learn: Learn | None = None,
+                 clock: Callable[[], int] | None = None):
+        self.ledger = TradeLedger(db)
+        self.store = store
+        self.config = config
+        self.learn = learn
+        self.clock = clock or (lambda: int(time.time() * 1000))
+
+    def on_prediction(self, prediction: Mapping[str, Any], features: Mapping[str, Any] | None = None
+                      ) -> dict[str, Any] | None:
+        """Record a LONG/SHORT signal (and its trade, if the symbol has room) for a confident
+        prediction; None when there is no signal. Calling again for the same bar changes nothing."""
+        if prediction.get("status") == "not_ready" or prediction.get("ensemble_prediction") is None:
+            return None
+        cfg = self.config()
+        threshold = cfg["signal_confidence_threshold"]
+        side = signal_side(prediction["ensemble_prediction"], prediction["ensemble_confidence"], threshold)
+        if side is None:
+            return None
+        symbol, open_time = _validate_bar(prediction)
+        values = validate_features(prediction.get("features") if features is None else features)
+        signal = {"symbol": symbol, "interval": cfg["interval"], "open_time": open_time, "side": side,
+                  "prediction": int(prediction["ensemble_prediction"]),
+                  "confidence": float(prediction["ensemble_confidence"]), "threshold": threshold,
+                  "features": values}
+        row, created = self.ledger.record_signal(signal, TradeRules.from_config(cfg).as_dict(),
+                                                 cfg["max_open_trades_per_symbol"], self.clock())
+        return row | {"created": created}
+
+    def on_candles(self, symbol: str) -> list[dict[str, Any]]:
+        """Fill and close ``symbol``'s open trades on the stored candles; returns the trades closed now."""
+        interval = self.config()["interval"]
+        closed = []
+        for trade in self.ledger.open_trades(symbol, interval):
+            start = trade["entry_time"] if trade["entry_time"] is not None else trade["signal_time"] + 1
+            candles = self.store.range(symbol, interval, start_ms=start)
+            if candles.empty:
+                continue
+            done = self._advance(trade, candles)
+            if done is not None:
+                closed.append(done)
+        self.deliver_learning(symbol)
+        return closed
+
+    def _advance(self, trade: dict[str, Any], candles: pd.DataFrame) -> dict[str, Any] | None:
+        rules = TradeRules(**trade["rules"])
+        direction = DIRECTIONS[trade["side"]]
+        times = candles["open_time"].to_numpy(np.int64)
+        opens, highs, lows, closes = (candles[c].to_numpy(float) for c in ("open", "high", "low", "close"))
+        if trade["entry_time"] is None:
+            entry = entry_fill(direction, float(opens[0]), rules)
+            tp, sl = levels(direction, entry, rules)
+            if not self.ledger.fill(trade["id"], int(times[0]), entry, tp, sl, rules.stake / entry):
+                return None  # filled meanwhile by another process: next call continues from its row
+            trade |= {"entry_time": int(times[0]), "entry_price": entry, "take_profit_price": tp,
+                      "stop_loss_price": sl, "quantity": rules.stake / entry}
+        exit_ = find_exit(direction, trade["entry_price"], opens, highs, lows, closes, rules)
+        if exit_ is None:
+            return None
+        result = settle(direction, trade["entry_price"], exit_.price, rules) | {
+            "exit_time": int(times[exit_.offset]), "exit_reason": exit_.reason, "bars_held": exit_.offset + 1}
+        event = {"symbol": trade["symbol"], "open_time": trade["signal_time"], "side": trade["side"],
+                 "target": learning_target(trade["side"], result["pnl"]),
+                 "features": self.ledger.signal_features(trade["signal_id"])}
+        now = self.clock()
+        if not self.ledger.close(trade["id"], result, event, now):
+            return None
+        return trade | result | {"status": "closed", "closed_at": now}
+
+    def deliver_learning(self, symbol: str | None = None) -> dict[str, int]:
+        """Pass pending learning events to ``learn``; returns counts by outcome. Events stay
+        pending while no ``learn`` is set or it fails for a reason other than bad input."""
+        counts = {"delivered": 0, "failed": 0, "pending": 0}
+        for event in self.ledger.pending_events(symbol):
+            if self.learn is None:
+                counts["pending"] += 1
+                continue
+            try:
+                outcome = self.ledger.deliver(event, self.learn, self.clock())
+            except Exception as exc:  # the online buffer is busy or down: retried on the next candle
+                log.warning("learning event %s not delivered: %s", event["id"], exc)
+                counts["pending"] += 1
+                continue
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+    def trades(self, symbol: str | None = None, status: str | None = None,
+               limit: int | None = None) -> list[dict[str, Any]]:
+        """Trades, newest first; ``status`` 'open' (includes ones awaiting their entry bar) or 'closed'."""
+        return self.ledger.trades(symbol=symbol, status=status, limit=limit)
+
+    def signals(self, symbol: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.ledger.signals(symbol=symbol, limit=limit)
+
+    def learning_events(self, symbol: str | None = None, trade_id: int | None = None,
+                        limit: int | None = None) -> list[dict[str, Any]]:
+        return self.ledger.learning_events(symbol=symbol, trade_id=trade_id, limit=limit)
+
+    def stats(self, symbol: str | None = None) -> dict[str, Any]:
+        """Win rate, PnL, drawdown, exposure and buy-and-hold from each symbol's first entry to its latest bar."""
+        trades = self.trades(symbol=symbol)
+        return summarize(trades, self._span_candles(trades), TradeRules.from_config(self.config()))
+
+    def curves(self, symbol: str | None = None) -> dict[str, pd.DataFrame]:
+        """For charts: ``equity`` (realised, per closed trade, with cumulative win rate) and
+        ``buy_and_hold`` (PnL of one stake per symbol marked at each close, summed over symbols)."""
+        trades = self.trades(symbol=symbol)
+        spans = self._span_candles(trades)
+        rules = TradeRules.from_config(self.config())
+        bh = [buy_and_hold_curve(c, rules).set_index("open_time")["pnl"] for c in spans.values()]
+        bh_total = (pd.concat(bh, axis=1).sort_index().ffill().sum(axis=1) if bh
+                    else pd.Series(dtype=float))
+        return {"equity": equity_curve(trades, rules.stake * max(len(spans), 1)),
+                "buy_and_hold": pd.DataFrame({"open_time": bh_total.index.to_numpy(np.int64),
+                                              "pnl": bh_total.to_numpy(float)})}
+
+    def _span_candles(self, trades: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+        interval = self.config()["interval"]
+        first: dict[str, int] = {}
+        for t in trades:
+            if t["entry_time"] is not None:
+                first[t["symbol"]] = min(first.get(t["symbol"], t["entry_time"]), t["entry_time"])
+        return {s: self.store.range(s, interval, start_ms=start) for s, start in sorted(first.items())}
