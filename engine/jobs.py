@@ -7,6 +7,7 @@ failing job cannot stop the scheduler); a job already running anywhere (the Proc
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -51,18 +52,18 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _jsonable(obj: Any) -> Any:
-    """JSON-safe copy of a summary: non-finite floats become None, unknown objects str()."""
+def json_safe(obj: Any) -> Any:
+    """Strict-JSON copy (for run records and API answers): non-finite floats become None, unknown objects str()."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if hasattr(obj, "item"):  # numpy scalar
-        return _jsonable(obj.item())
+        return json_safe(obj.item())
     return str(obj)
 
 
@@ -84,6 +85,7 @@ class JobRunner:
         self.lock_dir = lock_dir
         self.clock = clock
         self._jobs: dict[str, JobFunc] = {}
+        self._wants_trigger: set[str] = set()
         db.migrate("jobs", MIGRATIONS)
 
     @property
@@ -91,7 +93,10 @@ class JobRunner:
         return list(self._jobs)
 
     def register(self, name: str, func: JobFunc) -> None:
+        """Add job ``name``; a function with a ``trigger`` parameter is told who started the run."""
         self._jobs[name] = func
+        if "trigger" in inspect.signature(func).parameters:
+            self._wants_trigger.add(name)
 
     def check(self, name: str, trigger: str) -> None:
         """Raise ValidationError for an unknown job or trigger."""
@@ -110,6 +115,8 @@ class JobRunner:
         try:
             with ProcessLock(self.lock_dir, f"job-{name}", timeout=0):
                 try:
+                    if name in self._wants_trigger:
+                        kwargs["trigger"] = trigger
                     result = self._jobs[name](**kwargs)
                     outcome = "skipped" if (result or {}).get("status") == "skipped" else "ok"
                 except Exception as exc:  # a failed job is recorded, never propagated
@@ -122,7 +129,7 @@ class JobRunner:
 
     def _record(self, name, trigger, started, duration_s, outcome, result, error) -> dict:
         record = {"job": name, "trigger": trigger, "start": started, "duration_ms": int(duration_s * 1000),
-                  "outcome": outcome, "result": _jsonable(result), "error": error}
+                  "outcome": outcome, "result": json_safe(result), "error": error}
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO job_runs(job, trigger, started_at, duration_ms, outcome, result, error, pid) "

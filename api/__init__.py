@@ -1,0 +1,55 @@
+"""REST API as a Flask blueprint, mounted on the Dash server (``app.server``) or any Flask app.
+
+``create_blueprint(system, token=None)``: with a token, every POST needs
+``Authorization: Bearer <token>``; without one, POSTs are refused unless the server listens on
+loopback (``api.security.check_bind`` stops such a start earlier).
+"""
+from __future__ import annotations
+
+import importlib
+
+from flask import Blueprint, jsonify, request
+
+from api.openapi import build_spec
+from api.routes import ROUTES, BodyTooLarge, Route
+from api.security import bearer_ok, is_loopback
+from engine.errors import NotReady, ValidationError
+from engine.jobs import json_safe
+
+ROUTE_MODULES = ("api.routes",)  # modules whose @route functions make up the API
+OPENAPI_PATH = "/ml/openapi.json"
+
+
+def _error(status: int, field: str, message: str):
+    return jsonify({"error": f"{field}: {message}", "field": field, "message": message}), status
+
+
+def _view(system, r: Route, token: str | None):
+    def view(**path_args):
+        if r.method == "POST":
+            if token and not bearer_ok(request.headers.get("Authorization"), token):
+                return _error(401, "Authorization", "a valid 'Bearer <token>' is required")
+            if not token and not is_loopback(request.environ.get("SERVER_NAME")):
+                return _error(403, "Authorization", "changes are refused on a non-loopback server without a token")
+        answer = r.view(system, **path_args)
+        body, status = answer if isinstance(answer, tuple) else (answer, 200)
+        return jsonify(json_safe(body)), status
+    view.__name__ = r.view.__name__
+    return view
+
+
+def create_blueprint(system, token: str | None = None) -> Blueprint:
+    """The /ml/... endpoints for ``system`` (a HybridLearningSystem) and /ml/openapi.json."""
+    for module in ROUTE_MODULES:
+        importlib.import_module(module)
+    bp = Blueprint("ml_api", __name__)
+    for r in ROUTES:
+        bp.add_url_rule(r.rule, endpoint=r.view.__name__, view_func=_view(system, r, token),
+                        methods=[r.method])
+    spec = build_spec(ROUTES, {OPENAPI_PATH: {"get": {"summary": "This description", "operationId": "openapi",
+                                                      "responses": {"200": {"description": "OpenAPI 3 JSON"}}}}})
+    bp.add_url_rule(OPENAPI_PATH, endpoint="openapi", view_func=lambda: jsonify(spec))
+    bp.register_error_handler(BodyTooLarge, lambda e: _error(413, e.field, e.message))
+    bp.register_error_handler(ValidationError, lambda e: _error(400, e.field, e.message))
+    bp.register_error_handler(NotReady, lambda e: _error(503, "system", str(e)))
+    return bp

@@ -1,0 +1,200 @@
+"""The REST endpoints: one small function each, registered with :func:`route`.
+
+A view takes the HybridLearningSystem and returns a dict (200) or (dict, status). Bad input
+raises engine.errors.ValidationError, answered 400 {"error", "field"} by the blueprint. To add
+endpoints from another module, decorate functions with ``@route`` there and list the module
+in ``api.ROUTE_MODULES``; the OpenAPI description picks them up from ROUTES.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import request
+
+from engine.errors import ValidationError
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BodyTooLarge(ValidationError):
+    """A request body over MAX_BODY_BYTES (answered 413)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    method: str
+    view: Callable
+    summary: str
+    query: dict[str, str] = field(default_factory=dict)  # name -> description
+    body: str | None = None  # description of the JSON body, when there is one
+
+
+ROUTES: list[Route] = []
+
+
+def route(rule: str, method: str = "GET", summary: str = "", query: dict[str, str] | None = None,
+          body: str | None = None) -> Callable:
+    def register(view: Callable) -> Callable:
+        ROUTES.append(Route(rule, method, view, summary or (view.__doc__ or "").strip(), query or {}, body))
+        return view
+    return register
+
+
+def _find_non_finite(obj: Any, path: str) -> str | None:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path or "body"
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        bad = _find_non_finite(value, f"{path}.{key}" if path else str(key))
+        if bad:
+            return bad
+    return None
+
+
+def json_body() -> dict:
+    """The request's JSON object; NaN/Infinity, non-JSON, non-objects and oversized bodies are rejected."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise BodyTooLarge("body", f"larger than {MAX_BODY_BYTES} bytes")
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BodyTooLarge("body", f"larger than {MAX_BODY_BYTES} bytes")
+    try:
+        obj = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise ValidationError("body", f"not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise ValidationError("body", "must be a JSON object")
+    bad = _find_non_finite(obj, "")
+    if bad:
+        raise ValidationError(bad, "must be a finite number (NaN and Infinity are not allowed)")
+    return obj
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(name, f"must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ValidationError(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def symbol_arg(system, required: bool) -> str | None:
+    raw = request.args.get("symbol")
+    if raw is None and not required:
+        return None
+    return system.check_symbol(raw)
+
+
+def job_answer(record: dict) -> tuple[dict, int]:
+    """A job run as an HTTP answer: the job's summary at the top level, plus the run record."""
+    status = {"ok": 200, "skipped": 200, "busy": 409, "error": 500}[record["outcome"]]
+    run = {k: v for k, v in record.items() if k != "result"}
+    out = {**(record["result"] or {}), "outcome": record["outcome"], "run": run}
+    if record["error"]:
+        out["error"] = record["error"]
+    return out, status
+
+
+# --- hybrid -------------------------------------------------------------------------------
+@route("/ml/hybrid/status", summary="System snapshot: models, data collection, jobs, buffer, alerts, config")
+def hybrid_status(system):
+    return system.status()
+
+
+@route("/ml/hybrid/predict", summary="Ensemble prediction for the latest closed candle of a symbol",
+       query={"symbol": "configured symbol, case-insensitive (required)"})
+def hybrid_predict(system):
+    return system.predict(symbol_arg(system, required=True))
+
+
+@route("/ml/hybrid/config", summary="The effective configuration")
+def config_get(system):
+    return {"config": system.config.current()}
+
+
+@route("/ml/hybrid/config", "POST", summary="Change settings (partial config; validated, saved atomically)",
+       body="object of setting -> value, e.g. {\"ensemble_weight_batch\": 0.6}")
+def config_post(system):
+    return {"status": "updated", "config": system.config.update(json_body())}
+
+
+@route("/ml/hybrid/config/profiles", summary="Names of the saved configuration profiles")
+def profiles_list(system):
+    return {"profiles": system.config.profiles()}
+
+
+@route("/ml/hybrid/config/profiles/<name>", "POST", summary="Save the current configuration as a named profile")
+def profile_save(system, name):
+    system.config.save_profile(name)
+    return {"status": "saved", "profile": name, "profiles": system.config.profiles()}
+
+
+@route("/ml/hybrid/config/profiles/<name>/load", "POST", summary="Make a saved profile the current configuration")
+def profile_load(system, name):
+    return {"status": "loaded", "profile": name, "config": system.config.load_profile(name)}
+
+
+# --- online learning ----------------------------------------------------------------------
+@route("/ml/online/stats", summary="Online models: samples seen, accuracy, drift; buffer")
+def online_stats(system):
+    return system.online.stats()
+
+
+@route("/ml/online/update", "POST", summary="Run an online update now (skipped when too few new samples)",
+       query={"batch_size": "samples per partial_fit step, 1-10000 (default 50)"})
+def online_update(system):
+    return job_answer(system.run_job("online_update", "api", batch_size=int_arg("batch_size", 50, 1, 10_000)))
+
+
+@route("/ml/online/add_training_data", "POST", summary="Add one labelled sample to the online buffer",
+       body='{"features": {23 feature names -> number}, "target": 0|1, "symbol": "BTCUSDT"}')
+def online_add(system):
+    body = json_body()
+    for key in ("features", "target", "symbol"):
+        if key not in body:
+            raise ValidationError(key, "is required")
+    unknown = sorted(set(body) - {"features", "target", "symbol", "open_time"})
+    if unknown:
+        raise ValidationError(unknown[0], "unknown field")
+    symbol = system.check_symbol(body["symbol"])
+    added = system.online.add_training_data(body["features"], body["target"], symbol, source="api",
+                                            open_time=body.get("open_time"))
+    return {"status": "added" if added else "duplicate", "added": added,
+            "pending": system.online.pending_count()}, 201 if added else 200
+
+
+# --- batch, data, jobs, predictions -------------------------------------------------------
+@route("/ml/batch/retrain", "POST", summary="Retrain the batch model now (waits for the result)")
+def batch_retrain(system):
+    return job_answer(system.run_job("batch_retrain", "api"))
+
+
+@route("/ml/data_collection/stats", summary="Candle collection: source, lag and rows per symbol, errors")
+def data_collection_stats(system):
+    return system.data_collection()
+
+
+@route("/ml/jobs", summary="Recent job runs (newest first) and next scheduled runs",
+       query={"job": "only this job", "limit": "1-1000 (default 50)"})
+def jobs(system):
+    job = request.args.get("job")
+    if job is not None and job not in system.jobs.names:
+        raise ValidationError("job", f"unknown job; have {', '.join(system.jobs.names)}")
+    return {"runs": system.jobs.history(job, int_arg("limit", 50, 1, 1000)), "next_runs": system.status()["next_runs"]}
+
+
+@route("/ml/predictions", summary="Stored predictions with their outcomes once known, and live accuracy",
+       query={"symbol": "only this symbol (case-insensitive)", "limit": "1-5000 (default 100)"})
+def predictions(system):
+    symbol = symbol_arg(system, required=False)
+    return {"symbol": symbol, "predictions": system.hybrid.history(symbol, int_arg("limit", 100, 1, 5000)),
+            "accuracy": system.hybrid.accuracy_summary(symbol)}

@@ -1,0 +1,101 @@
+"""System commands: status, update, retrain, serve-jobs (the scheduler without the dashboard)."""
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import sys
+import threading
+import time
+
+
+def _system(args):
+    from engine.system import HybridLearningSystem
+
+    return HybridLearningSystem(args.data_dir)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _print_run(run: dict) -> int:
+    print(f"{run['job']}: {run['outcome']} in {run['duration_ms'] / 1000:.1f} s")
+    result = run["result"] or {}
+    for key, value in result.items():
+        if key != "traceback":
+            print(f"  {key}: {value}")
+    if run["error"]:
+        print(f"  error: {run['error']}", file=sys.stderr)
+    return 0 if run["outcome"] in ("ok", "skipped") else 1
+
+
+def cmd_status(args) -> int:
+    s = _system(args).status()
+    bm, dc = s["batch_model"], s["data_collection"]
+    print(f"scheduler: {'running' if s['running'] else 'not running'}   time: {_when(s['time'])}")
+    print("batch model: " + (f"v{bm['version']} trained {_when(bm['trained_at'])} metrics {bm['metrics']}"
+                              if bm["loaded"] else "none yet"))
+    print(f"data: {dc['source']}{' (replaying)' if dc['replaying'] else ''}, "
+          f"collection {'on' if dc['enabled'] else 'off'}" + (f", last error: {dc['last_error']}" if dc['last_error'] else ""))
+    for sym, info in (dc["symbols"] or {}).items():
+        print(f"  {sym}: {info.get('rows')} rows, last candle {_when(info.get('last_open_time'))}")
+    b = s["buffer"]
+    print(f"online buffer: {b['size']}/{b['max']} samples, {b['pending']} new")
+    print("jobs:")
+    for job, nxt in s["next_runs"].items():
+        last = s["jobs"].get(job)
+        done = f"last {last['outcome']} {_when(last['start'])}" if last else "never ran"
+        print(f"  {job:14} {done:40} next {_when(nxt)}")
+    for alert in s["alerts"]:
+        print(f"[{alert['level']}] {alert['kind']}: {alert['message']}")
+    return 0
+
+
+def cmd_update(args) -> int:
+    return _print_run(_system(args).run_job("online_update", "cli", batch_size=args.batch_size))
+
+
+def cmd_retrain(args) -> int:
+    def progress(fraction: float, message: str) -> None:
+        bar = "#" * int(fraction * 30)
+        print(f"\r[{bar:30}] {fraction:4.0%} {message[:60]:60}", end="", flush=True)
+
+    run = _system(args).run_job("batch_retrain", "cli", progress=progress)
+    print()
+    return _print_run(run)
+
+
+def cmd_serve_jobs(args) -> int:
+    system = _system(args)
+    if args.once:
+        return max(_print_run(system.run_job(name, "cli")) for name in system.jobs.names)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    system.start()
+    print(f"scheduler running on {system.data_dir} (Ctrl-C to stop)", flush=True)
+    try:
+        stop.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        t0 = time.monotonic()
+        system.stop()
+        print(f"scheduler stopped ({time.monotonic() - t0:.1f} s to finish running jobs)", flush=True)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("status", help="scheduler, models, data collection, jobs and alerts")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("update", help="run an online update now (skipped when too few new samples)")
+    p.add_argument("--batch-size", type=int, default=50)
+    p.set_defaults(func=cmd_update)
+    p = sub.add_parser("retrain", help="retrain the batch model now, showing progress")
+    p.set_defaults(func=cmd_retrain)
+    p = sub.add_parser("serve-jobs", help="run the job scheduler without the dashboard until Ctrl-C/SIGTERM")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--once", action="store_true", help="run every job once in this process (no scheduler), then exit")
+    g.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(func=cmd_serve_jobs)

@@ -1,0 +1,192 @@
+"""HybridLearningSystem: one object per data directory wiring every component, its jobs and scheduler.
+
+Any number of processes may open the same data dir (the Dash server, its background-callback
+workers, ``python -m engine ...``): all state lives in SQLite and versioned files, so
+``status()`` gives the same answer everywhere. Jobs: "collect", "online_update",
+"batch_retrain", "evaluate", "cleanup" (see engine.scheduler for when they run).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from engine import paths
+from engine.batch import BatchTrainer
+from engine.collector import Collector
+from engine.config import ConfigStore
+from engine.db import Database
+from engine.errors import ValidationError
+from engine.hybrid import HybridEnsemble
+from engine.jobs import JobRunner, now_ms
+from engine.online import OnlineLearningManager
+from engine.pipeline import Pipeline
+from engine.scheduler import Scheduler, scheduler_state
+from engine.store import CandleStore
+from engine.trading import PaperTrader
+
+DAY_MS = 86_400_000
+INTERVAL_MS = {"m": 60_000, "h": 3_600_000, "d": DAY_MS}
+STALE_BARS = 3  # live data this many bars behind raises a "data_stale" alert
+Progress = Callable[[float, str], None]
+
+
+def interval_ms(interval: str) -> int:
+    """'1h' -> 3600000."""
+    return int(interval[:-1]) * INTERVAL_MS[interval[-1]]
+
+
+class HybridLearningSystem:
+    """Owns config, database, store, collector, online/batch models, ensemble, trader, jobs, scheduler."""
+
+    def __init__(self, data_dir: str | os.PathLike | None = None, environ: dict[str, str] | None = None):
+        self.data_dir = paths.data_dir(data_dir)
+        self.config = ConfigStore(self.data_dir, environ)
+        cfg = self.config.current
+        self.db = Database(self.data_dir / "market.db")
+        lock_dir, model_dir = self.data_dir / "locks", self.data_dir / "models"
+        self.store = CandleStore(self.db)
+        self.collector = Collector(self.store, cfg)
+        self.online = OnlineLearningManager(self.db, model_dir, lock_dir, cfg)
+        self.batch = BatchTrainer(self.db, self.store, model_dir, lock_dir, cfg)
+        self.hybrid = HybridEnsemble(self.db, self.store, self.online, self.batch, cfg)
+        self.trader = PaperTrader(self.db, self.store, cfg, learn=self._learn_from_trade)
+        self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg)
+        self.jobs = JobRunner(self.db, lock_dir)
+        for name, func in (("collect", self.collect), ("online_update", self.online_update),
+                           ("batch_retrain", self.batch_retrain), ("evaluate", self.evaluate),
+                           ("cleanup", self.cleanup)):
+            self.jobs.register(name, func)
+        self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay")
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the scheduler thread; collect at once, and train a first batch model if there is none."""
+        first = ["collect"] if self.config.current()["data_collection_enabled"] else []
+        if self.batch.active() is None:
+            first.append("batch_retrain")
+        self.scheduler.start(run_now=first)
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+
+    def run_job(self, name: str, trigger: str = "api", **options: Any) -> dict:
+        """Run a job now in this thread (e.g. progress=callable for retrain); returns its run record."""
+        return self.jobs.run(name, trigger, **options)
+
+    # --- jobs --------------------------------------------------------------------------------
+    def collect(self, progress: Progress | None = None) -> dict:
+        """Store new closed candles (backfilling empty symbols first), then run the pipeline on them."""
+        cfg = self.config.current()
+        empty = [s for s in cfg["symbols"] if self.store.latest(s, cfg["interval"]) is None]
+        backfilled = self.collector.backfill(empty, progress=progress) if empty else {}
+        new = self.collector.collect_once()
+        rows = {s: backfilled.get(s, 0) + new.get(s, 0) for s in cfg["symbols"]}
+        return {"source": self.collector.source, "new_candles": rows, "backfilled": backfilled,
+                "symbols": self.pipeline.after_candles(rows)}
+
+    def online_update(self, batch_size: int = 50) -> dict:
+        """Smart buffering: update only when min_data_points_for_update new samples wait."""
+        need, pending = self.config.current()["min_data_points_for_update"], self.online.pending_count()
+        if pending < need:
+            return {"status": "skipped", "reason": f"{pending} new samples waiting, {need} needed",
+                    "samples": 0, "pending": pending, "update_results": {}}
+        return self.online.update_models_incremental(batch_size=batch_size)
+
+    def batch_retrain(self, trigger: str = "api", progress: Progress | None = None) -> dict:
+        return self.batch.retrain(progress=progress, trigger=trigger)
+
+    def evaluate(self) -> dict:
+        """Score predictions whose outcome candle arrived; refresh live accuracy."""
+        return {"scored": self.hybrid.score_outcomes(), "accuracy": self.hybrid.accuracy_summary(),
+                "trading": self.trader.stats()}
+
+    def cleanup(self) -> dict:
+        """Retention: old candles (never inside the batch window), predictions and job runs."""
+        cfg, now = self.config.current(), now_ms()
+        keep_from = {}
+        for symbol in cfg["symbols"]:
+            latest = self.store.latest(symbol, cfg["interval"])
+            if latest is not None:
+                keep_from[symbol] = int(latest["open_time"]) - cfg["batch_window_days"] * DAY_MS
+        prediction_cutoff = now - cfg["prediction_retention_days"] * DAY_MS
+        return {"candles": self.store.cleanup(now - cfg["candle_retention_days"] * DAY_MS, keep_from),
+                "predictions": self.hybrid.log.cleanup(prediction_cutoff),
+                "job_runs": self.jobs.cleanup(prediction_cutoff)}
+
+    def _learn_from_trade(self, features: dict, target: int, symbol: str) -> int:
+        return self.online.add_training_data(features, target, symbol, source="trade")
+
+    # --- queries -----------------------------------------------------------------------------
+    def check_symbol(self, symbol: Any) -> str:
+        """A configured symbol, upper-cased; ValidationError("symbol") otherwise."""
+        symbols = self.config.current()["symbols"]
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise ValidationError("symbol", f"is required (one of {', '.join(symbols)})")
+        if symbol.strip().upper() not in symbols:
+            raise ValidationError("symbol", f"unknown symbol {symbol!r}; configured: {', '.join(symbols)}")
+        return symbol.strip().upper()
+
+    def predict(self, symbol: str) -> dict:
+        """The ensemble's current call for ``symbol`` (not logged: the collect pipeline logs predictions)."""
+        return self.hybrid.predict(self.check_symbol(symbol), store_prediction=False)
+
+    def data_collection(self) -> dict:
+        cfg = self.config.current()
+        stats = self.collector.stats()
+        return {"enabled": cfg["data_collection_enabled"], "reason": stats.get("reason"), **stats}
+
+    def status(self) -> dict:
+        """The snapshot every page, API call and CLI shows (read from disk: same in every process)."""
+        now, cfg = now_ms(), self.config.current()
+        running, next_runs = scheduler_state(self.jobs, now)
+        active = self.batch.active()
+        online = self.online.stats()
+        collection = self.data_collection()
+        last_runs = self.jobs.last_runs()
+        retrain = self.jobs.last_run("batch_retrain")
+        return {
+            "running": running,
+            "time": now,
+            "batch_model": {
+                "loaded": active is not None,
+                "version": active and active.get("version"),
+                "trained_at": active and active.get("trained_at"),
+                "age_s": None if not active or active.get("trained_at") is None
+                else round((now - active["trained_at"]) / 1000, 1),
+                "metrics": active and active.get("metrics"),
+            },
+            "data_collection": {k: collection.get(k) for k in
+                                ("enabled", "source", "replaying", "reason", "symbols", "last_error")},
+            "last_retrain": None if retrain is None else {
+                "time": retrain["start"], "outcome": retrain["outcome"],
+                "promoted": (retrain["result"] or {}).get("promoted"),
+                "version": (retrain["result"] or {}).get("version")},
+            "next_runs": {name: next_runs.get(name) for name in self.jobs.names},
+            "jobs": last_runs,
+            "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
+                       "pending": online.get("pending")},
+            "alerts": self._alerts(now, cfg, online, collection, last_runs, active),
+            "config": cfg,
+        }
+
+    @staticmethod
+    def _alerts(now, cfg, online, collection, last_runs, active) -> list[dict]:
+        alerts = []
+        for name, model in (online.get("models") or {}).items():
+            if model.get("drift"):
+                alerts.append({"level": "warning", "kind": "drift", "time": model.get("last_update") or now,
+                               "message": f"concept drift detected for online model {name}"})
+        for job, run in last_runs.items():
+            if run["outcome"] == "error":
+                alerts.append({"level": "danger", "kind": "job_failed", "time": run["start"],
+                               "message": f"last {job} run failed: {run['error']}"})
+        if collection.get("source") == "live":
+            limit = STALE_BARS * interval_ms(cfg["interval"])
+            for symbol, info in (collection.get("symbols") or {}).items():
+                if info.get("lag_ms") is not None and info["lag_ms"] > limit:
+                    alerts.append({"level": "warning", "kind": "data_stale", "time": now,
+                                   "message": f"{symbol} candles are {info['lag_ms'] // 60_000} min behind"})
+        if active is None:
+            alerts.append({"level": "warning", "kind": "no_batch_model", "time": now,
+                           "message": "no batch model trained yet; predictions use the online models only"})
+        return alerts
