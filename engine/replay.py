@@ -1,0 +1,121 @@
+"""Offline replay: the bundled real candles fed through the store as if collected live.
+
+Each symbol has its own market clock position, persisted in ``replay_position`` (a restart
+continues where it stopped). It begins ``days`` after the sample's first bar (backfill stores
+those first days); :class:`ReplayClock` turns real time into market time (``replay_speed``
+market seconds per real second) and ``collect_once`` stores the bars that have closed by the
+new position. A bar counts as closed once both its close_time and open_time + interval - 1
+are before the position (so the quirk bar that "closes before it opens" is not released
+early). When the position passes the last bar the sample is exhausted: nothing more is added,
+and ``status()`` says so. Only the interval of the sample (1h) can be replayed.
+"""
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.candles import INTERVAL_MS, load_sample
+from engine.errors import ValidationError
+from engine.paths import sample_files
+from engine.store import CandleStore
+
+DAY_MS = 86_400_000
+SAMPLE_INTERVAL = "1h"
+MIGRATIONS = [
+    """
+    CREATE TABLE replay_position (
+        symbol TEXT NOT NULL, interval TEXT NOT NULL, position_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL, PRIMARY KEY (symbol, interval)
+    )
+    """,
+]
+
+
+class ReplayClock:
+    """Market time for a replay: ``advance()`` returns market ms elapsed since the previous call
+    (or since construction), at ``speed`` market seconds per real second; ``now`` is injectable.
+
+    >>> t = [0.0]
+    >>> clock = ReplayClock(speed=3600, now=lambda: t[0])
+    >>> t[0] = 2.0
+    >>> clock.advance()  # two real seconds = two market hours
+    7200000
+    """
+
+    def __init__(self, speed: float | Callable[[], float] = 1800.0, now: Callable[[], float] = time.time):
+        self.speed = speed if callable(speed) else (lambda: speed)
+        self.now = now
+        self._last = now()
+
+    def advance(self) -> int:
+        t = self.now()
+        elapsed, self._last = max(0.0, t - self._last), t
+        return int(round(elapsed * float(self.speed()) * 1000))
+
+
+@lru_cache(maxsize=None)
+def _sample(symbol: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """(bars, time each bar is final) for a bundled symbol."""
+    bars = load_sample(symbol)
+    ready = np.maximum(bars["close_time"].to_numpy(), bars["open_time"].to_numpy() + INTERVAL_MS[SAMPLE_INTERVAL] - 1)
+    return bars, ready
+
+
+class ReplaySource:
+    """Replays bundled samples into ``store``, one persisted position per symbol."""
+
+    def __init__(self, store: CandleStore, clock: ReplayClock):
+        self.store, self.clock = store, clock
+        store.db.migrate("replay", MIGRATIONS)
+
+    def backfill(self, symbol: str, interval: str, days: int) -> int:
+        """Start the replay ``days`` into the sample (or later if already past that); store bars up to there."""
+        bars, ready = self._check(symbol, interval)
+        position = self.position(symbol, interval)
+        start = int(bars["open_time"].iat[0]) + int(days) * DAY_MS
+        return self._release(symbol, interval, 0, start if position is None else max(position, start))
+
+    def collect_once(self, symbol: str, interval: str, elapsed_ms: int, days: int) -> int:
+        """Advance this symbol by ``elapsed_ms`` market time (starting it ``days`` in if new); store closed bars."""
+        position = self.position(symbol, interval)
+        if position is None:
+            return self.backfill(symbol, interval, days)
+        self._check(symbol, interval)
+        return self._release(symbol, interval, position, position + int(elapsed_ms))
+
+    def position(self, symbol: str, interval: str) -> int | None:
+        row = self.store.db.connect().execute(
+            "SELECT position_ms FROM replay_position WHERE symbol=? AND interval=?", (symbol, interval)).fetchone()
+        return None if row is None else int(row[0])
+
+    def status(self, symbol: str, interval: str) -> dict | None:
+        """{"position_ms", "sample_start_ms", "sample_end_ms", "exhausted"} or None if not started."""
+        position = self.position(symbol, interval)
+        if position is None or symbol not in sample_files():
+            return None
+        bars, ready = _sample(symbol)
+        return {"position_ms": position, "sample_start_ms": int(bars["open_time"].iat[0]),
+                "sample_end_ms": int(ready[-1]) + 1, "exhausted": position > int(ready[-1])}
+
+    def _check(self, symbol: str, interval: str) -> tuple[pd.DataFrame, np.ndarray]:
+        if interval != SAMPLE_INTERVAL:
+            raise ValidationError("interval", f"the bundled replay has only {SAMPLE_INTERVAL} candles, not {interval}")
+        if symbol not in sample_files():
+            raise ValidationError("symbols", f"no bundled replay data for {symbol}; have {', '.join(sample_files())}")
+        return _sample(symbol)
+
+    def _release(self, symbol: str, interval: str, old: int, new: int) -> int:
+        bars, ready = _sample(symbol)
+        new = min(new, int(ready[-1]) + 1)  # stop at the end of the sample
+        released = bars[(ready >= old) & (ready < new)]
+        with self.store.db.transaction() as conn:
+            stored = self.store.upsert(symbol, interval, released)
+            conn.execute(
+                "INSERT INTO replay_position (symbol, interval, position_ms, updated_ms) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (symbol, interval) DO UPDATE SET position_ms=excluded.position_ms, "
+                "updated_ms=excluded.updated_ms", (symbol, interval, max(new, old), int(time.time() * 1000)))
+        return stored
