@@ -1,0 +1,100 @@
+"""The Dash dashboard: ``create_app(config)`` builds a fresh app; ``python app.py`` serves it.
+
+Nothing happens at import time. The app mounts the REST API blueprint on ``app.server``,
+serves Bootstrap's CSS from the installed bootstrap-flask package (no CDN) and starts the
+system's scheduler thread. Long jobs run as background callbacks in worker processes that
+open their own HybridLearningSystem on the same data directory.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import dash
+import diskcache
+import flask_bootstrap
+from flask import send_from_directory
+
+from api import create_blueprint
+from api.security import InsecureBind, check_bind
+from callbacks import register_callbacks
+from engine import paths
+from engine.system import HybridLearningSystem
+from layouts.shell import build_layout
+
+BOOTSTRAP_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
+BOOTSTRAP_URL = "/vendor/bootstrap.min.css"
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+
+
+class SystemHandle:
+    """This process's HybridLearningSystem for one data dir; a forked worker process builds its own."""
+
+    def __init__(self, data_dir: Path, environ: dict[str, str] | None = None):
+        self.data_dir, self.environ = data_dir, environ
+        self._pid: int | None = None
+        self._system: HybridLearningSystem | None = None
+
+    def __call__(self) -> HybridLearningSystem:
+        if self._pid != os.getpid():
+            self._system, self._pid = HybridLearningSystem(self.data_dir, self.environ), os.getpid()
+        return self._system
+
+
+def create_app(config: dict | None = None) -> dash.Dash:
+    """A new app. Keys: data_dir, start_scheduler (True), api_token (None), host ("127.0.0.1"), environ."""
+    cfg = {"data_dir": None, "start_scheduler": True, "api_token": None, "host": "127.0.0.1", "environ": None,
+           **(config or {})}
+    check_bind(cfg["host"], cfg["api_token"])
+    data_dir = paths.data_dir(cfg["data_dir"])
+    get_system = SystemHandle(data_dir, cfg["environ"])
+    system = get_system()
+    manager = dash.DiskcacheManager(diskcache.Cache(str(data_dir / "cache")))
+    app = dash.Dash(__name__, title="Hybrid Learning", update_title=None, assets_folder=str(ASSETS_DIR),
+                    external_stylesheets=[BOOTSTRAP_URL], background_callback_manager=manager,
+                    serve_locally=True)
+    app.server.add_url_rule(BOOTSTRAP_URL, "vendor_bootstrap",
+                            lambda: send_from_directory(BOOTSTRAP_DIR, "bootstrap.min.css", max_age=86400))
+    app.server.register_blueprint(create_blueprint(system, token=cfg["api_token"]))
+    app.layout = lambda: build_layout(get_system().config.current())
+    register_callbacks(app, get_system)
+    app.system = system  # for the entry point and tests: the server process's system
+    if cfg["start_scheduler"]:
+        system.start()
+    return app
+
+
+def parse_args(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> argparse.Namespace:
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(description="Serve the Hybrid Learning dashboard and REST API.")
+    parser.add_argument("--host", default=env.get("HOST", "127.0.0.1"), help="bind address (env HOST)")
+    parser.add_argument("--port", type=int, default=int(env.get("PORT", "8050")), help="port (env PORT)")
+    parser.add_argument("--data-dir", default=env.get("DATA_DIR"), help="instance data directory (env DATA_DIR)")
+    parser.add_argument("--api-token", default=env.get("HLS_API_TOKEN"),
+                        help="bearer token for POST endpoints; required off loopback (env HLS_API_TOKEN)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        app = create_app({"data_dir": args.data_dir, "api_token": args.api_token, "host": args.host})
+    except InsecureBind as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    status = app.system.status()["data_collection"]
+    source = ("replay: replaying bundled candles (offline)" if status.get("replaying") or status.get("source") == "replay"
+              else "live: Binance")
+    print(f"Hybrid Learning dashboard: http://{args.host}:{args.port}/  (data dir {app.system.data_dir}; "
+          f"data source {source})", flush=True)
+    try:
+        app.run(host=args.host, port=args.port, debug=False)
+    finally:
+        app.system.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

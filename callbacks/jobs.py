@@ -1,0 +1,49 @@
+"""Long jobs started from the page (collect, online update, batch retrain) as background callbacks.
+
+Each runs in a worker process (Dash's DiskcacheManager): ``get_system()`` there builds that
+process's own HybridLearningSystem on the same data dir, and ``run_job`` reports progress back
+through diskcache. While it runs the button is disabled, the progress bar shows and Cancel is live.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from dash import Input, Output
+
+from layouts.hybrid_learning import JOBS
+from layouts.panels import job_result
+
+
+PROGRESS_JOBS = {"collect", "batch_retrain"}  # the system's jobs that take a progress callback
+
+
+def run_from_page(system, job: str, set_progress: Callable) -> dict:
+    """Run ``job`` with trigger "dashboard", forwarding progress (fraction, message) as (percent, label)."""
+    def progress(fraction: float, message: str = "") -> None:
+        pct = max(0, min(100, round(100 * float(fraction))))
+        set_progress((pct, f"{pct}% {message}".strip()))
+    set_progress((0, "starting"))
+    options = {"progress": progress} if job in PROGRESS_JOBS else {}
+    record = system.run_job(job, "dashboard", **options)
+    set_progress((100, record.get("outcome", "")))
+    return record
+
+
+def _register(app, get_system: Callable, job: str) -> None:
+    @app.callback(Output(f"{job}-result", "children"), Output(f"{job}-finished", "data"),
+                  Input(f"{job}-run", "n_clicks"),
+                  background=True, prevent_initial_call=True, interval=500,
+                  running=[(Output(f"{job}-run", "disabled"), True, False),
+                           (Output(f"{job}-cancel", "disabled"), False, True),
+                           (Output(f"{job}-progress", "style"), {"visibility": "visible"}, {"visibility": "hidden"})],
+                  progress=[Output(f"{job}-progress", "value"), Output(f"{job}-progress", "label")],
+                  progress_default=[0, ""],
+                  cancel=[Input(f"{job}-cancel", "n_clicks")])
+    def run(set_progress, _clicks):
+        record = run_from_page(get_system(), job, set_progress)
+        return job_result(record), record.get("id")
+
+
+def register(app, get_system: Callable) -> None:
+    for job, _label, _color in JOBS:
+        _register(app, get_system, job)

@@ -1,0 +1,69 @@
+"""Real-time prediction for a chosen symbol, and the add-training-data form (engine validation only)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, html
+
+from engine.errors import ValidationError
+from engine.features import FEATURE_COLUMNS
+from layouts.panels import prediction_result
+
+
+def parse_number(text: Any) -> Any:
+    """Form text -> float when it reads as a number; anything else is passed on for the engine to reject.
+
+    >>> parse_number(" 0.25 "), parse_number(""), parse_number("abc")
+    (0.25, None, 'abc')
+    """
+    if text is None or isinstance(text, (int, float)):
+        return text
+    text = str(text).strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def submit_sample(system, values: Sequence[Any], target: Any, symbol: Any) -> tuple[Any, str | None]:
+    """Hand one form sample to the engine; (message component, field at fault or None). Nothing is stored on error."""
+    features = {name: parse_number(v) for name, v in zip(FEATURE_COLUMNS, values)}
+    try:
+        symbol = system.check_symbol(symbol or "")
+        added = system.online.add_training_data(features, parse_number(target), symbol, source="dashboard")
+    except ValidationError as exc:
+        return dbc.Alert([html.Strong(f"{exc.field}: "), exc.message], color="danger", className="py-2 mb-0",
+                         id="form-error"), exc.field
+    text = (f"Sample stored for {symbol}; {system.online.pending_count()} pending for the next online update."
+            if added else "This sample was already stored (duplicate); nothing changed.")
+    return dbc.Alert(text, color="success" if added else "secondary", className="py-2 mb-0", id="form-ok"), None
+
+
+def register(app, get_system: Callable) -> None:
+    @app.callback(Output("predict-result", "children"),
+                  Input("predict-run", "n_clicks"), State("predict-symbol", "value"), prevent_initial_call=True)
+    def predict(_clicks, symbol):
+        try:
+            return prediction_result(get_system().predict(symbol))
+        except ValidationError as exc:
+            return dbc.Alert(str(exc), color="danger", className="py-2")
+
+    @app.callback(Output("form-message", "children"),
+                  Output({"type": "feature-input", "name": ALL}, "invalid"),
+                  Output("form-target", "invalid"), Output("form-symbol", "invalid"),
+                  Input("form-submit", "n_clicks"),
+                  State({"type": "feature-input", "name": ALL}, "value"),
+                  State("form-target", "value"), State("form-symbol", "value"), prevent_initial_call=True)
+    def submit(_clicks, values, target, symbol):
+        message, field = submit_sample(get_system(), values, target, symbol)
+        bad = (field or "").split(".")[-1]
+        return message, [name == bad for name in FEATURE_COLUMNS], field == "target", field == "symbol"
+
+    @app.callback(Output({"type": "feature-input", "name": ALL}, "value"),
+                  Input("form-fill", "n_clicks"), State("form-symbol", "value"), prevent_initial_call=True)
+    def fill(_clicks, symbol):
+        features = get_system().predict(symbol).get("features") or {}
+        return [None if features.get(name) is None else round(float(features[name]), 6) for name in FEATURE_COLUMNS]

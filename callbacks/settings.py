@@ -1,0 +1,74 @@
+"""Configuration: the weight slider, intervals, switches and profiles, all through system.config.update."""
+from __future__ import annotations
+
+from typing import Callable
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, ctx, no_update
+
+from engine.errors import ValidationError
+from layouts.hybrid_learning import INTERVAL_FIELDS, SWITCH_FIELDS
+
+
+def weight_label(config: dict) -> str:
+    """ "Batch 70% · Online 30%" from the two ensemble weights.
+
+    >>> weight_label({"ensemble_weight_batch": 0.7, "ensemble_weight_online": 0.3})
+    'Batch 70% · Online 30%'
+    """
+    return (f"Batch {100 * config['ensemble_weight_batch']:.0f}% · "
+            f"Online {100 * config['ensemble_weight_online']:.0f}%")
+
+
+def apply_change(store, trigger: str | None, slider: float | None, switches: dict, intervals: dict,
+                 profile_name: str | None, profile_choice: str | None) -> tuple[dict, str]:
+    """Perform what ``trigger`` (the control's id) asks of the ConfigStore; (effective config, message).
+
+    Raises ValidationError (nothing changed) when the engine rejects the change.
+    """
+    if trigger == "weight-slider":
+        return store.update({"ensemble_weight_batch": slider}), "Ensemble weights saved."
+    if trigger == "cfg-apply":
+        return store.update(intervals), "Intervals saved; the scheduler picks them up within a second."
+    if trigger in {f"cfg-{key}" for key, _ in SWITCH_FIELDS}:
+        key = trigger.removeprefix("cfg-")
+        return store.update({key: switches[key]}), f"{key.replace('_', ' ').capitalize()}: {'on' if switches[key] else 'off'}."
+    if trigger == "profile-save":
+        store.save_profile(profile_name or "")
+        return store.current(), f"Profile {profile_name!r} saved."
+    if trigger == "profile-load":
+        if not profile_choice:
+            raise ValidationError("profile", "choose a saved profile to load")
+        return store.load_profile(profile_choice), f"Profile {profile_choice!r} loaded."
+    return store.current(), ""
+
+
+def register(app, get_system: Callable) -> None:
+    switch_ids = [f"cfg-{key}" for key, _ in SWITCH_FIELDS]
+    interval_ids = [f"cfg-{key}" for key, _ in INTERVAL_FIELDS]
+
+    @app.callback(Output("settings-message", "children"), Output("weight-label", "children"),
+                  Output("profile-select", "options"), Output("weight-slider", "value"),
+                  *[Output(i, "value") for i in switch_ids], *[Output(i, "value") for i in interval_ids],
+                  Input("weight-slider", "value"), Input("cfg-apply", "n_clicks"),
+                  *[Input(i, "value") for i in switch_ids],
+                  Input("profile-save", "n_clicks"), Input("profile-load", "n_clicks"),
+                  *[State(i, "value") for i in interval_ids],
+                  State("profile-name", "value"), State("profile-select", "value"))
+    def settings(slider, _apply, *args):
+        switches = dict(zip((k for k, _ in SWITCH_FIELDS), args[:len(switch_ids)]))
+        rest = args[len(switch_ids) + 2:]
+        intervals = dict(zip((k for k, _ in INTERVAL_FIELDS), rest[:len(interval_ids)]))
+        name, choice = rest[len(interval_ids):]
+        store = get_system().config
+        try:
+            config, text = apply_change(store, ctx.triggered_id, slider, switches, intervals, name, choice)
+        except ValidationError as exc:
+            controls = [no_update] * (1 + len(switch_ids) + len(interval_ids))  # keep what the user entered
+            return (dbc.Alert(str(exc), color="danger", className="py-2 mb-0", id="settings-error"), no_update,
+                    [{"label": p, "value": p} for p in store.profiles()], *controls)
+        message = dbc.Alert(text, color="success", className="py-2 mb-0", id="settings-ok",
+                            duration=4000) if text else ""
+        return (message, weight_label(config), [{"label": p, "value": p} for p in store.profiles()],
+                config["ensemble_weight_batch"], *[config[k] for k, _ in SWITCH_FIELDS],
+                *[config[k] for k, _ in INTERVAL_FIELDS])

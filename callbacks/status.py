@@ -1,0 +1,57 @@
+"""Live refresh: a cheap poll turns system.status() into a fingerprint; panels re-render only when it changes."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Callable, Mapping
+
+from dash import Input, Output, State, no_update
+
+from callbacks.figures import accuracy_figure, accuracy_series
+from layouts import panels
+from layouts.hybrid_learning import JOBS
+
+AGE_BUCKET_MS = 60_000  # ages and lags shown on the page are re-rendered at least once a minute
+HISTORY_LIMIT = 1000
+
+
+def fingerprint(status: Mapping) -> str:
+    """A digest of everything in ``status`` that the page shows, minus the ever-ticking clock fields.
+
+    >>> a = {"time": 1, "batch_model": {"age_s": 3}, "data_collection": {"symbols": {"X": {"lag_ms": 5}}}}
+    >>> b = {"time": 2, "batch_model": {"age_s": 4}, "data_collection": {"symbols": {"X": {"lag_ms": 6}}}}
+    >>> fingerprint(a) == fingerprint(b)
+    True
+    """
+    stable = dict(status)
+    stable["time"] = (status.get("time") or 0) // AGE_BUCKET_MS
+    stable["batch_model"] = {k: v for k, v in (status.get("batch_model") or {}).items() if k != "age_s"}
+    dc = dict(status.get("data_collection") or {})
+    dc["symbols"] = {s: {k: v for k, v in info.items() if k != "lag_ms"} for s, info in (dc.get("symbols") or {}).items()}
+    stable["data_collection"] = dc
+    return hashlib.sha1(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def register(app, get_system: Callable) -> None:
+    @app.callback(Output("state-version", "data"),
+                  Input("refresh", "n_intervals"), *[Input(f"{job}-finished", "data") for job, _, _ in JOBS],
+                  State("state-version", "data"))
+    def poll(_n, *args):
+        version = fingerprint(get_system().status())
+        return no_update if version == args[-1] else version
+
+    @app.callback(Output("source-badge", "children"), Output("alerts", "children"),
+                  Output("status-cards", "children"), Output("online-stats", "children"),
+                  Output("collection-stats", "children"), Output("prediction-history", "children"),
+                  Output("job-log", "children"), Output("accuracy-graph", "figure"),
+                  Input("state-version", "data"))
+    def render(_version):
+        system = get_system()
+        status = system.status()
+        online = system.online.stats()
+        history = system.hybrid.history(None, HISTORY_LIMIT)
+        series = accuracy_series(system.online.performance_history(), history, status["config"]["label_horizon"])
+        return (panels.source_badge(status), panels.alerts(status), panels.status_cards(status),
+                panels.online_stats(online), panels.collection_stats(status, system.data_collection()),
+                panels.prediction_history(history), panels.job_log(system.jobs.history(None, 15)),
+                accuracy_figure(series))

@@ -1,0 +1,120 @@
+"""The "Hybrid Learning" tab: status, performance, controls, configuration, job log (static skeleton).
+
+Dynamic parts are filled by callbacks with the render functions in :mod:`layouts.panels`.
+"""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from engine.features import FEATURE_COLUMNS
+from layouts.widgets import card
+
+# (job name for system.run_job, button label, button colour)
+JOBS = (("collect", "Collect candles now", "secondary"),
+        ("online_update", "Manual online update", "primary"),
+        ("batch_retrain", "Retrain batch model", "warning"))
+INTERVAL_FIELDS = (("data_collection_interval_minutes", "Collect every (min)"),
+                   ("online_update_interval_minutes", "Online update every (min)"),
+                   ("batch_retrain_interval_hours", "Batch retrain every (h)"))
+SWITCH_FIELDS = (("data_collection_enabled", "Data collection"), ("auto_retrain_enabled", "Auto retrain"))
+
+
+def _job_controls() -> html.Div:
+    rows = []
+    for job, label, color in JOBS:
+        rows.append(html.Div([
+            html.Div([dbc.Button(label, id=f"{job}-run", color=color, size="sm", className="hls-job-button"),
+                      dbc.Button("Cancel", id=f"{job}-cancel", color="link", size="sm", disabled=True,
+                                 className="text-danger")], className="d-flex align-items-center gap-2"),
+            dbc.Progress(id=f"{job}-progress", value=0, striped=True, animated=True, className="hls-progress my-1",
+                         style={"visibility": "hidden"}),
+            html.Div(id=f"{job}-result", className="small hls-job-result"),
+            dcc.Store(id=f"{job}-finished"),
+        ], className="hls-job-row"))
+    return html.Div(rows)
+
+
+def _prediction_controls(symbols: list[str]) -> html.Div:
+    return html.Div([
+        dbc.InputGroup([dbc.Select(id="predict-symbol", options=[{"label": s, "value": s} for s in symbols],
+                                   value=symbols[0]),
+                        dbc.Button("Predict now", id="predict-run", color="primary")], size="sm", className="mb-3"),
+        dcc.Loading(html.Div(id="predict-result", className="hls-predict-result"), type="dot"),
+    ])
+
+
+def _training_form(symbols: list[str]) -> html.Div:
+    inputs = [dbc.Col(html.Div([
+        dbc.Label(name, html_for=f"feature-{name}", className="hls-form-label"),
+        dbc.Input(id={"type": "feature-input", "name": name}, type="text", inputMode="decimal", size="sm",
+                  placeholder="0.0", debounce=True)]), xs=6, md=4, xl=3, className="mb-2") for name in FEATURE_COLUMNS]
+    return html.Div([
+        dbc.Row(inputs, className="g-2"),
+        dbc.Row([
+            dbc.Col([dbc.Label("target", html_for="form-target", className="hls-form-label"),
+                     dbc.Select(id="form-target", size="sm", value="",
+                                options=[{"label": "choose…", "value": ""}, {"label": "1 — price went up", "value": "1"},
+                                         {"label": "0 — price went down", "value": "0"}])], md=4),
+            dbc.Col([dbc.Label("symbol", html_for="form-symbol", className="hls-form-label"),
+                     dbc.Input(id="form-symbol", size="sm", value=symbols[0], type="text")], md=4),
+            dbc.Col(html.Div([dbc.Button("Fill from latest bar", id="form-fill", color="light", size="sm"),
+                              dbc.Button("Add sample", id="form-submit", color="success", size="sm")],
+                             className="d-flex gap-2 align-items-end h-100"), md=4),
+        ], className="g-2 mt-1"),
+        html.Div(id="form-message", className="mt-2"),
+    ])
+
+
+def _settings(config: dict) -> html.Div:
+    w = float(config["ensemble_weight_batch"])
+    return html.Div([
+        dbc.Label("Ensemble weights (one control: batch + online = 100%)", className="hls-form-label"),
+        dcc.Slider(id="weight-slider", min=0, max=1, step=0.05, value=w,
+                   marks={0: "online only", 0.5: "50/50", 1: "batch only"}, updatemode="mouseup"),
+        html.Div(id="weight-label", className="text-center small text-muted mb-3"),
+        dbc.Row([dbc.Col([dbc.Label(label, html_for=f"cfg-{key}", className="hls-form-label"),
+                          dbc.Input(id=f"cfg-{key}", type="number", size="sm", value=config[key], min=0)], md=4)
+                 for key, label in INTERVAL_FIELDS], className="g-2"),
+        html.Div([dbc.Button("Apply intervals", id="cfg-apply", color="primary", size="sm", className="mt-2")]),
+        html.Div([dbc.Switch(id=f"cfg-{key}", label=label, value=bool(config[key]), className="me-4")
+                  for key, label in SWITCH_FIELDS], className="d-flex mt-3"),
+        html.Hr(),
+        dbc.Label("Settings profiles", className="hls-form-label"),
+        dbc.Row([
+            dbc.Col(dbc.InputGroup([dbc.Input(id="profile-name", placeholder="profile name", size="sm"),
+                                    dbc.Button("Save", id="profile-save", color="secondary", size="sm")], size="sm"),
+                    md=6),
+            dbc.Col(dbc.InputGroup([dbc.Select(id="profile-select", options=[], size="sm"),
+                                    dbc.Button("Load", id="profile-load", color="secondary", size="sm")], size="sm"),
+                    md=6),
+        ], className="g-2"),
+        html.Div(id="settings-message", className="mt-2"),
+    ])
+
+
+def layout(config: dict) -> html.Div:
+    """The tab's component tree; ``config`` is the current effective configuration."""
+    symbols = list(config["symbols"])
+    return html.Div([
+        html.Div(id="alerts"),
+        html.Div(id="status-cards", className="mb-3"),
+        dbc.Row([
+            dbc.Col(card("Accuracy over time", dcc.Graph(id="accuracy-graph", config={"displaylogo": False},
+                                                         style={"height": "340px"})), lg=8),
+            dbc.Col(card("Online models", html.Div(id="online-stats")), lg=4),
+        ], className="g-3 mb-3"),
+        dbc.Row([
+            dbc.Col(card("Jobs", _job_controls()), lg=5),
+            dbc.Col(card("Real-time prediction", _prediction_controls(symbols)), lg=7),
+        ], className="g-3 mb-3"),
+        dbc.Row([
+            dbc.Col(card("Configuration", _settings(config)), lg=5),
+            dbc.Col(card("Add training data", _training_form(symbols)), lg=7),
+        ], className="g-3 mb-3"),
+        dbc.Row([
+            dbc.Col(card("Prediction history", html.Div(id="prediction-history")), lg=7),
+            dbc.Col(card("Data collection", html.Div(id="collection-stats")), lg=5),
+        ], className="g-3 mb-3"),
+        card("Job log", html.Div(id="job-log")),
+    ])

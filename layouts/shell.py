@@ -1,0 +1,41 @@
+"""The page frame: navbar, the tab list (one place: TABS), the refresh timer and the state-version store."""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import hybrid_learning, market, trades
+
+REFRESH_MS = 2000
+
+
+class Tab(NamedTuple):
+    id: str
+    label: str
+    layout: Callable[[dict], object]  # config -> component tree
+
+
+TABS: tuple[Tab, ...] = (
+    Tab("hybrid", "Hybrid Learning", hybrid_learning.layout),
+    Tab("market", "Market", market.layout),
+    Tab("trades", "Trades", trades.layout),
+)
+
+
+def build_layout(config: dict) -> html.Div:
+    """The whole page for the current ``config``; every tab is rendered once (switching tabs is instant)."""
+    navbar = dbc.Navbar(dbc.Container([
+        html.Div([html.Span("◆", className="hls-logo"), html.Span("Hybrid Learning", className="hls-brand"),
+                  html.Span("crypto signals", className="hls-brand-sub")], className="d-flex align-items-center"),
+        html.Div(id="source-badge", className="d-flex align-items-center gap-2"),
+    ], fluid=True, className="d-flex justify-content-between"), dark=True, className="hls-navbar mb-3")
+    tabs = dbc.Tabs([dbc.Tab(tab.layout(config), label=tab.label, tab_id=tab.id, id=f"tab-{tab.id}",
+                             className="pt-3") for tab in TABS], id="tabs", active_tab=TABS[0].id)
+    return html.Div([
+        navbar,
+        dbc.Container([tabs], fluid=True, className="pb-4"),
+        dcc.Interval(id="refresh", interval=REFRESH_MS),
+        dcc.Store(id="state-version"),
+    ])

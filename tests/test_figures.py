@@ -1,0 +1,171 @@
+"""Pure figure builders and panel renderers, fed plain data shaped as the engine contracts say."""
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import callbacks.figures as figures
+import callbacks.status
+import layouts.format
+import layouts.panels as panels
+from callbacks.figures import (accuracy_figure, accuracy_series, indicator_overlays, market_figure,
+                               rolling_accuracy)
+from engine.candles import CANDLE_COLUMNS
+from tests.dashboard_fixtures import HOUR, T0, find, sample_prediction_row, sample_status, text_of
+
+
+@pytest.mark.parametrize("module", [layouts.format, figures, panels, callbacks.status])
+def test_doctests(module):
+    result = doctest.testmod(module)
+    assert result.failed == 0
+
+
+def test_rolling_accuracy_orders_by_time_and_windows():
+    pts = rolling_accuracy([30, 10, 20, 40], [True, True, False, False], window=2)
+    assert [t for t, _ in pts] == [10, 20, 30, 40]
+    assert [a for _, a in pts] == [1.0, 0.5, 0.5, 0.5]
+    assert rolling_accuracy([], []) == []
+
+
+def test_accuracy_series_has_online_batch_hybrid_and_baseline():
+    perf = [{"time": T0 + 2, "model": "sgd", "accuracy": 0.6, "log_loss": 0.7, "samples_seen": 100, "n": 50},
+            {"time": T0 + 1, "model": "sgd", "accuracy": 0.5, "log_loss": 0.7, "samples_seen": 50, "n": 50},
+            {"time": T0 + 1, "model": "mlp_online", "accuracy": None, "log_loss": None, "samples_seen": 0, "n": 0}]
+    preds = [sample_prediction_row(T0 + i * HOUR, outcome=1, ensemble=1 if i % 2 else 0, batch=1) for i in range(6)]
+    preds.append(sample_prediction_row(T0 + 9 * HOUR, outcome=None, ensemble=1, batch=1))  # pending: ignored
+    series = accuracy_series(perf, preds, horizon=1, window=100)
+    assert series["online: sgd"] == [(T0 + 1, 0.5), (T0 + 2, 0.6)]
+    assert "online: mlp_online" not in series
+    assert series["hybrid"][-1][1] == pytest.approx(0.5)  # 3 of 6 right
+    assert series["batch"][-1][1] == pytest.approx(1.0)
+    assert len(series["baseline: majority class"]) == 6
+    # all outcomes are "up": the majority-class baseline is right from the second bar on
+    assert series["baseline: majority class"][-1][1] == pytest.approx(1.0)
+
+
+def test_accuracy_figure_draws_one_line_per_series_and_handles_nothing():
+    fig = accuracy_figure({"hybrid": [(T0, 0.5), (T0 + HOUR, 0.6)], "baseline: majority class": [(T0, 0.5)],
+                           "batch": []})
+    names = [t.name for t in fig.data]
+    assert names == ["hybrid", "baseline: majority class"]
+    assert fig.data[1].line.dash == "dash"
+    empty = accuracy_figure({})
+    assert not empty.data and "No scored predictions" in empty.layout.annotations[0].text
+
+
+def _candles(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    df = pd.DataFrame({"open_time": T0 + HOUR * np.arange(n, dtype=np.int64), "open": open_,
+                       "high": np.maximum(open_, close) * 1.002, "low": np.minimum(open_, close) * 0.998,
+                       "close": close, "volume": rng.uniform(1, 5, n)})
+    df["close_time"] = df["open_time"] + HOUR - 1
+    for c in ("quote_volume", "taker_buy_base", "taker_buy_quote"):
+        df[c] = df["volume"]
+    df["trades"] = 10
+    return df[list(CANDLE_COLUMNS)]
+
+
+def test_indicator_overlays_recover_raw_lines_from_scale_free_features():
+    candles = _candles(5)
+    features = pd.DataFrame(0.0, index=candles["open_time"], columns=figures_feature_columns())
+    features["dist_sma_20"] = 0.1
+    features["dist_bb_low"] = 0.25
+    features["macd"] = 0.01
+    features["rsi"] = 55.0
+    ov = indicator_overlays(candles, features)
+    close = candles["close"].to_numpy()
+    np.testing.assert_allclose(ov["sma_20"], close / 1.1)
+    np.testing.assert_allclose(ov["bb_low"], close / 1.25)
+    np.testing.assert_allclose(ov["ema_20"], close)
+    np.testing.assert_allclose(ov["macd"], close * 0.01)
+    assert (ov["rsi"] == 55.0).all()
+
+
+def figures_feature_columns():
+    from engine.features import FEATURE_COLUMNS
+    return list(FEATURE_COLUMNS)
+
+
+def test_overlays_from_the_real_features_match_pandas_rolling():
+    from engine.features import compute_features
+    candles = _candles(300, seed=1)
+    ov = indicator_overlays(candles, compute_features(candles))
+    expected = candles["close"].rolling(20).mean().to_numpy()
+    np.testing.assert_allclose(ov["sma_20"].to_numpy()[100:], expected[100:], rtol=1e-9)
+
+
+def test_market_figure_has_price_rsi_macd_panels_and_marks_predictions():
+    candles = _candles(50)
+    features = pd.DataFrame(0.0, index=candles["open_time"], columns=figures_feature_columns())
+    ov = indicator_overlays(candles, features)
+    preds = [{"open_time": int(candles["open_time"][10]), "prediction": 1, "correct": True},
+             {"open_time": int(candles["open_time"][11]), "prediction": 0, "correct": False},
+             {"open_time": int(candles["open_time"][12]), "prediction": 1, "correct": None},
+             {"open_time": T0 - 100 * HOUR, "prediction": 1, "correct": True}]  # outside the chart: left out
+    fig = market_figure(candles, ov, preds, "BTCUSDT")
+    by_name = {t.name: t for t in fig.data}
+    assert len(by_name["BTCUSDT"].x) == 50
+    assert {"SMA 20", "EMA 20", "Bollinger (20, 2)", "RSI 14", "MACD", "Signal", "MACD hist"} <= set(by_name)
+    assert len(by_name["prediction right"].x) == 1 and len(by_name["prediction wrong"].x) == 1
+    assert len(by_name["prediction pending"].x) == 1
+    assert by_name["prediction right"].marker.color == figures.RIGHT
+    assert by_name["RSI 14"].yaxis == "y2" and by_name["MACD"].yaxis == "y3"
+    assert not market_figure(candles.iloc[:0], ov, [], "BTCUSDT").data
+
+
+def test_status_cards_say_clearly_when_replaying():
+    replay = text_of(panels.status_cards(sample_status(replaying=True)))
+    assert panels.REPLAY_TEXT in replay and "v3" in replay and "2.0 h" in replay
+    live = text_of(panels.status_cards(sample_status(replaying=False)))
+    assert "Live · Binance" in live and panels.REPLAY_TEXT not in live
+    stopped = panels.status_cards(sample_status(running=False, last_retrain=None))
+    assert find(stopped, "status-running").color == "danger" and "never" in text_of(stopped)
+
+
+def test_alerts_stand_out_newest_first():
+    out = panels.alerts(sample_status())
+    assert [a.color for a in out] == ["danger", "warning"]
+    assert "boom" in text_of(out[0])
+
+
+def test_prediction_panel_shows_ensemble_batch_and_every_online_vote():
+    pred = {"symbol": "BTCUSDT", "open_time": T0, "ensemble_prediction": 1, "ensemble_confidence": 0.62,
+            "batch_prediction": 0, "individual_predictions": {"sgd": 1, "passive_aggressive": 0, "mlp_online": None},
+            "probabilities": {"sgd": 0.7, "passive_aggressive": 0.4, "mlp_online": None, "batch": 0.45,
+                              "ensemble": 0.62}, "model_versions": {"batch": 2, "sgd": 5},
+            "status": "degraded", "notes": ["online model mlp_online is not trained yet; left out"]}
+    out = panels.prediction_result(pred)
+    text = text_of(out)
+    for expected in ("UP", "62.0%", "batch", "sgd", "passive_aggressive", "mlp_online", "45.0%", "not trained"):
+        assert expected in text
+    not_ready = panels.prediction_result({"status": "not_ready", "notes": ["no candles stored"]})
+    assert "no candles stored" in text_of(not_ready)
+
+
+def test_history_and_job_log_tables():
+    rows = [sample_prediction_row(T0, outcome=1, ensemble=1, batch=0),
+            sample_prediction_row(T0 + HOUR, outcome=0, ensemble=1, batch=0),
+            sample_prediction_row(T0 + 2 * HOUR, outcome=None, ensemble=0, batch=0)]
+    text = text_of(panels.prediction_history(rows))
+    assert text.count("right") == 1 and text.count("wrong") == 1 and "pending" in text
+    runs = [{"id": 2, "job": "online_update", "trigger": "dashboard", "start": T0, "duration_ms": 420,
+             "outcome": "skipped", "result": {"status": "skipped", "samples": 0}, "error": None},
+            {"id": 1, "job": "collect", "trigger": "schedule", "start": T0 - 1000, "duration_ms": 1500,
+             "outcome": "error", "result": None, "error": "BinanceUnavailable: timeout"}]
+    log = panels.job_log(runs)
+    text = text_of(log)
+    assert "dashboard" in text and "0.42 s" in text and "BinanceUnavailable" in text and "samples=0" in text
+    assert "No job has run yet." in text_of(panels.job_log([]))
+
+
+def test_online_stats_panel():
+    stats = {"models": {"sgd": {"samples_seen": 1200, "version": 4, "last_update": T0, "accuracy": 0.52,
+                                "log_loss": 0.69, "drift": True}},
+             "buffer_size": 300, "buffer_max": 1000, "pending": 7, "drift_events": [{"model": "sgd"}]}
+    text = text_of(panels.online_stats(stats))
+    assert "1,200" in text and "52.0%" in text and "drift" in text and "300" in text
