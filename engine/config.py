@@ -65,6 +65,7 @@ SCHEMA: dict[str, Field] = {
     "buffer_size": Field(1000, int, _range(10, 1_000_000), "rolling online training buffer"),
     "label_horizon": Field(1, int, _range(1, 100), "predict close[t+h] > close[t]"),
     "batch_window_days": Field(90, int, _range(7, 3650), "batch model training window"),
+    "batch_keep_versions": Field(5, int, _range(1, 100), "batch model files kept for rollback"),
     "ensemble_weight_batch": Field(0.7, float, _range(0.0, 1.0), "batch model's share of the vote"),
     "ensemble_weight_online": Field(0.3, float, _range(0.0, 1.0), "online models' share of the vote"),
     # data
