@@ -1,0 +1,143 @@
+"""``OnlineLearners``: scaler + the three models + their drift detectors, in memory (no I/O, picklable)."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn import config_context
+
+from engine.errors import ValidationError
+from engine.online.drift import ADWIN
+from engine.online.models import CLASSES, MODEL_NAMES, make_model
+from engine.online.scaler import EWMScaler
+
+LOG_EPS = 1e-15
+
+
+def _fast():
+    """Skip sklearn's per-call input checks in partial_fit: inputs are validated once, here."""
+    return config_context(assume_finite=True, skip_parameter_validation=True)
+
+
+def batch_metrics(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(accuracy of p >= 0.5, log loss) of P(up) ``p`` against 0/1 labels ``y``."""
+    q = np.clip(p, LOG_EPS, 1.0 - LOG_EPS)
+    accuracy = float(np.mean((p >= 0.5) == (y == 1)))
+    log_loss = float(-np.mean(np.where(y == 1, np.log(q), np.log(1.0 - q))))
+    return accuracy, log_loss
+
+
+def new_counter() -> dict:
+    """A model's counters before it learned anything."""
+    return {"samples_seen": 0, "scored": 0, "correct": 0, "log_loss_sum": 0.0, "drifts": 0,
+            "last_accuracy": None, "last_log_loss": None, "drift": False}
+
+
+class OnlineLearners:
+    """The online models learning test-then-train from one stream of (features, up/down) samples.
+
+    Each batch is first scored by every trained model (and by its drift detector, on the 0/1
+    errors), then the scaler and the models learn it. Counters per model: ``samples_seen``
+    (learned since its last reset), ``scored``/``correct``/``log_loss_sum`` (prequential, since reset).
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> ol = OnlineLearners()
+    >>> ol.score_then_learn(X[:100], y[:100])["models"]["sgd"]["accuracy"] is None  # untrained
+    True
+    >>> ol.score_then_learn(X[100:], y[100:])["models"]["sgd"]["accuracy"] > 0.8
+    True
+    """
+
+    def __init__(self, random_state: int = 0, scaler_halflife: float = 500.0, drift_delta: float = 0.002):
+        self.random_state = random_state
+        self.drift_delta = drift_delta
+        self.scaler = EWMScaler(halflife=scaler_halflife)
+        self.n_features: int | None = None
+        self.models = {name: make_model(name, random_state) for name in MODEL_NAMES}
+        self.detectors = {name: ADWIN(delta=drift_delta) for name in MODEL_NAMES}
+        self.counters = {name: new_counter() for name in MODEL_NAMES}
+
+    def trained(self, name: str) -> bool:
+        return self.counters[name]["samples_seen"] > 0
+
+    def _check(self, X, y=None) -> tuple[np.ndarray, np.ndarray | None]:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or (self.n_features is not None and X.shape[1] != self.n_features):
+            raise ValidationError("X", f"must be a 2-D array with {self.n_features or 'n'} feature columns, "
+                                       f"got shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValidationError("X", "must hold finite numbers only")
+        if y is not None:
+            y = np.asarray(y)
+            if y.shape != (len(X),):
+                raise ValidationError("y", f"must hold one label per row ({len(X)}), got shape {y.shape}")
+            if not np.isin(y, CLASSES).all():
+                raise ValidationError("y", "labels must be 0 or 1")
+            y = y.astype(int)
+        return X, y
+
+    def _probabilities(self, Xs: np.ndarray) -> dict[str, np.ndarray | None]:
+        return {name: model.predict_proba(Xs)[:, 1] if self.trained(name) else None
+                for name, model in self.models.items()}
+
+    def predict_proba(self, X) -> dict[str, np.ndarray | None]:
+        """P(up) per row from each model; None for a model that has not learned anything yet."""
+        X, _ = self._check(X)
+        return self._probabilities(self.scaler.transform(X))
+
+    def score_then_learn(self, X, y) -> dict:
+        """Score the batch with each trained model, update its drift detector, then learn the batch.
+
+        Returns ``{"n", "models": {name: {"accuracy", "log_loss", "n", "samples_seen", "drift"}},
+        "probabilities": {name: P(up) before learning | None}}``; accuracy/log_loss are None for a model
+        that was untrained before this batch. A drifted model is not reset here: see :meth:`rewarm`.
+        """
+        X, y = self._check(X, y)
+        if len(X) == 0:
+            raise ValidationError("X", "needs at least one row")
+        probabilities = self._probabilities(self.scaler.transform(X))
+        results = {}
+        for name, p in probabilities.items():
+            c = self.counters[name]
+            accuracy = log_loss = None
+            c["drift"] = False
+            if p is not None:
+                accuracy, log_loss = batch_metrics(p, y)
+                c["scored"] += len(y)
+                c["correct"] += round(accuracy * len(y))
+                c["log_loss_sum"] += log_loss * len(y)
+                c["last_accuracy"], c["last_log_loss"] = accuracy, log_loss
+                c["drift"] = self.detectors[name].update_many((p >= 0.5) != (y == 1)).drift_detected
+                c["drifts"] += c["drift"]
+            results[name] = {"accuracy": accuracy, "log_loss": log_loss, "n": len(y), "drift": c["drift"]}
+        self.n_features = X.shape[1]
+        self.scaler.partial_fit(X)
+        Xs = self.scaler.transform(X)
+        with _fast():
+            for name, model in self.models.items():
+                model.partial_fit(Xs, y, classes=CLASSES)
+                self.counters[name]["samples_seen"] += len(y)
+                results[name]["samples_seen"] = self.counters[name]["samples_seen"]
+        return {"n": len(y), "models": results, "probabilities": probabilities}
+
+    def rewarm(self, X, y, names=None, chunk: int = 50) -> None:
+        """Reset ``names`` (default: all models) and relearn them from (X, y), oldest first, in chunks.
+
+        Used after drift with the recent buffer; the scaler is kept (it already follows the market).
+        Prequential counters and the drift detector restart; the drift flag of the last batch is kept.
+        """
+        X, y = self._check(X, y)
+        names = MODEL_NAMES if names is None else tuple(names)
+        unknown = set(names) - set(MODEL_NAMES)
+        if unknown:
+            raise ValidationError("names", f"unknown models {sorted(unknown)}")
+        Xs = self.scaler.transform(X)
+        for name in names:
+            model = self.models[name] = make_model(name, self.random_state)
+            self.detectors[name].reset()
+            counter = new_counter()
+            counter["drift"], counter["drifts"] = self.counters[name]["drift"], self.counters[name]["drifts"]
+            with _fast():
+                for start in range(0, len(Xs), chunk):
+                    model.partial_fit(Xs[start:start + chunk], y[start:start + chunk], classes=CLASSES)
+            counter["samples_seen"] = len(Xs)
+            self.counters[name] = counter

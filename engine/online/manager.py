@@ -1,0 +1,170 @@
+"""``OnlineLearningManager``: the persisted online learners (buffer in SQLite, models in a versioned file)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.atomic import VersionedFile
+from engine.db import Database
+from engine.errors import ValidationError
+from engine.features import FEATURE_COLUMNS
+from engine.locks import ProcessLock
+from engine.online.buffer import TrainingBuffer
+from engine.online.learners import OnlineLearners, new_counter
+from engine.online.models import MODEL_NAMES
+from engine.online.samples import check_features, check_frame, check_open_time, check_source, check_symbol, \
+    check_target
+
+MODEL_FILE = "online.pkl"
+LOCK_NAME = "online"
+DRIFT_EVENTS_SHOWN = 20
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class OnlineLearningManager:
+    """Feeds the rolling buffer to :class:`OnlineLearners`, test-then-train, and keeps them on disk.
+
+    ``update_models_incremental`` learns *all* pending samples, oldest first, in chunks of
+    ``batch_size`` (each chunk scored before it is learned), so a backlog never builds up; under the
+    ``online`` ProcessLock it marks the samples learned, appends the history and drift events and
+    saves the models (``model_dir/online.pkl``, holding ``{"learners", "updated_at"}``) in one
+    database transaction. A model whose drift detector fires is re-warmed from the newest
+    ``buffer_size`` buffered samples up to that chunk. Any process's save is seen by the others
+    on their next read.
+    """
+
+    def __init__(self, db: Database, model_dir: str | os.PathLike, lock_dir: str | os.PathLike,
+                 config: Callable[[], dict], clock: Callable[[], int] = _now_ms):
+        self.db, self.config, self.clock = db, config, clock
+        self.lock_dir = Path(lock_dir)
+        self.buffer = TrainingBuffer(db)
+        self._file = VersionedFile(Path(model_dir) / MODEL_FILE)
+
+    # -- samples -------------------------------------------------------------------------------
+    def add_training_data(self, features: dict, target, symbol: str, source: str = "api",
+                          open_time: int | None = None) -> int:
+        """Validate and buffer one sample; returns 1, or 0 when (symbol, source, open_time) is stored."""
+        config = self.config()
+        row = (check_symbol(symbol, config["symbols"]), check_source(source), check_open_time(open_time),
+               check_features(features), check_target(target))
+        return self.buffer.insert([row], self.clock(), config["buffer_size"])
+
+    def add_samples(self, X: pd.DataFrame, y, symbol: str, source: str = "candle", open_times=None) -> int:
+        """Validate and buffer many samples (rows of X, FEATURE_COLUMNS); returns how many were new."""
+        config = self.config()
+        symbol, source = check_symbol(symbol, config["symbols"]), check_source(source)
+        values, targets, times = check_frame(X, y, open_times)
+        rows = [(symbol, source, t, list(v), int(target)) for v, target, t in zip(values.tolist(), targets, times)]
+        return self.buffer.insert(rows, self.clock(), config["buffer_size"]) if rows else 0
+
+    def pending_count(self) -> int:
+        return self.buffer.pending_count()
+
+    # -- learning ------------------------------------------------------------------------------
+    def update_models_incremental(self, batch_size: int = 50) -> dict:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValidationError("batch_size", f"must be a positive integer, got {batch_size!r}")
+        config = self.config()
+        needed = config["min_data_points_for_update"]
+        if (skipped := self._skip(self.buffer.pending_count(), needed)) is not None:
+            return skipped
+        with ProcessLock(self.lock_dir, LOCK_NAME):
+            ids, X, y = self.buffer.pending()  # re-read: another process may have learned them
+            if (skipped := self._skip(len(ids), needed)) is not None:
+                return skipped
+            learners = (self._file.load()[1] or {}).get("learners") or OnlineLearners()
+            try:
+                now = self.clock()
+                history, events, scored = self._learn(learners, ids, X, y, batch_size, config["buffer_size"], now)
+                with self.db.transaction() as conn:
+                    self.buffer.mark_learned(conn, ids, now)
+                    conn.executemany("INSERT INTO online_performance(time, model, accuracy, log_loss, "
+                                     "samples_seen, n) VALUES (?, ?, ?, ?, ?, ?)", history)
+                    conn.executemany("INSERT INTO online_drift_events(time, model, message) VALUES (?, ?, ?)",
+                                     events)
+                    version = self._file.save({"learners": learners, "updated_at": now})
+            except BaseException:
+                self._file = VersionedFile(self._file.path)  # drop the half-updated cached copy
+                raise
+        results = {name: (correct / n if n else None) for name, (correct, n) in scored.items()}
+        return {"status": "updated", "reason": None, "samples": len(ids), "update_results": results,
+                "version": version, "drift": sorted({model for _, model, _ in events})}
+
+    @staticmethod
+    def _skip(waiting: int, needed: int) -> dict | None:
+        if waiting >= needed:
+            return None
+        return {"status": "skipped", "samples": 0, "update_results": {},
+                "reason": f"{waiting} new samples waiting, {needed} needed (min_data_points_for_update)"}
+
+    def _learn(self, learners: OnlineLearners, ids, X, y, batch_size: int, buffer_size: int, now: int):
+        """Test-then-train chunk by chunk; returns (history rows, drift event rows, {model: (correct, n)})."""
+        history, events = [], []
+        scored = {name: (0.0, 0) for name in MODEL_NAMES}
+        for start in range(0, len(ids), batch_size):
+            stop = min(start + batch_size, len(ids))
+            result = learners.score_then_learn(X[start:stop], y[start:stop])
+            drifted = []
+            for name, r in result["models"].items():
+                if r["accuracy"] is None:
+                    continue
+                correct, n = scored[name]
+                scored[name] = (correct + r["accuracy"] * r["n"], n + r["n"])
+                history.append((now, name, r["accuracy"], r["log_loss"], r["samples_seen"], r["n"]))
+                if r["drift"]:
+                    drifted.append(name)
+                    error = learners.detectors[name].estimation
+                    events.append((now, name, f"{name}: error rate rose (now {error:.0%} over the last "
+                                               f"{learners.detectors[name].width} samples); re-warmed from "
+                                               f"the buffer"))
+            if drifted:
+                learners.rewarm(*self.buffer.upto(ids[stop - 1], buffer_size), names=drifted)
+        return history, events, scored
+
+    # -- reading -------------------------------------------------------------------------------
+    def _current(self) -> tuple[int, OnlineLearners | None, int | None]:
+        version, payload = self._file.load()
+        if payload is None:
+            return version, None, None
+        return version, payload["learners"], payload["updated_at"]
+
+    def predict_proba(self, X: pd.DataFrame) -> dict[str, np.ndarray | None]:
+        """P(up) per row of X (FEATURE_COLUMNS) from each model; None for an untrained model."""
+        missing = [c for c in FEATURE_COLUMNS if c not in X.columns]
+        if missing:
+            raise ValidationError(f"X.{missing[0]}", "missing column")
+        learners = self._current()[1]
+        if learners is None:
+            return {name: None for name in MODEL_NAMES}
+        return learners.predict_proba(X[list(FEATURE_COLUMNS)].to_numpy(dtype=float))
+
+    def stats(self) -> dict:
+        version, learners, updated_at = self._current()
+        models = {}
+        for name in MODEL_NAMES:
+            c = learners.counters[name] if learners else new_counter()
+            models[name] = {
+                "samples_seen": c["samples_seen"], "version": version,
+                "last_update": updated_at if c["samples_seen"] else None,
+                "accuracy": c["correct"] / c["scored"] if c["scored"] else None,
+                "log_loss": c["log_loss_sum"] / c["scored"] if c["scored"] else None,
+                "drift": c["drift"], "drifts": c["drifts"], "scored": c["scored"],
+            }
+        events = self.db.query("SELECT time, model, message FROM online_drift_events ORDER BY id DESC LIMIT ?",
+                               (DRIFT_EVENTS_SHOWN,))
+        return {"models": models, "buffer_size": self.buffer.size(), "buffer_max": self.config()["buffer_size"],
+                "pending": self.buffer.pending_count(), "drift_events": [dict(e) for e in events]}
+
+    def performance_history(self, limit: int = 500) -> list[dict]:
+        """The newest ``limit`` history rows (one per model per learned chunk it scored), oldest first."""
+        rows = self.db.query("SELECT time, model, accuracy, log_loss, samples_seen, n FROM online_performance "
+                             "ORDER BY id DESC LIMIT ?", (int(limit),))
+        return [dict(r) for r in reversed(rows)]

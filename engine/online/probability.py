@@ -1,0 +1,53 @@
+"""Margin -> probability: an online Platt (sigmoid) fit on a model's own recent margins."""
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-6  # probabilities stay inside (0, 1)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))  # overflow-free logistic
+
+
+class PlattCalibrator:
+    """P(y=1 | margin) = sigmoid(a * margin + b), refit on the last ``memory`` (margin, label) pairs.
+
+    Fed test-then-train: the margins are those the model gave *before* learning the labels.
+    Platt's smoothed targets and a small ridge pull towards (a=1, b=0) keep the fit stable on
+    few or separable points; ``a`` is kept >= ``min_slope`` so the map is increasing in the margin.
+
+    >>> c = PlattCalibrator()
+    >>> bool(c.predict(np.array([-1.0]))[0] < 0.5 < c.predict(np.array([1.0]))[0])
+    True
+    """
+
+    def __init__(self, memory: int = 500, ridge: float = 1.0, min_slope: float = 1e-3, iterations: int = 6):
+        self.memory, self.ridge, self.min_slope, self.iterations = memory, ridge, min_slope, iterations
+        self.a, self.b = 1.0, 0.0
+        self._margins = np.empty(0)
+        self._labels = np.empty(0)
+
+    def predict(self, margins: np.ndarray) -> np.ndarray:
+        return np.clip(sigmoid(self.a * np.asarray(margins, dtype=float) + self.b), EPS, 1.0 - EPS)
+
+    def update(self, margins: np.ndarray, labels: np.ndarray) -> "PlattCalibrator":
+        self._margins = np.concatenate([self._margins, np.asarray(margins, dtype=float)])[-self.memory:]
+        self._labels = np.concatenate([self._labels, np.asarray(labels, dtype=float)])[-self.memory:]
+        self._fit()
+        return self
+
+    def _fit(self) -> None:
+        m, y = self._margins, self._labels
+        positives = y.sum()
+        negatives = len(y) - positives
+        target = np.where(y > 0.5, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+        theta, prior = np.array([self.a, self.b]), np.array([1.0, 0.0])
+        design = np.column_stack([m, np.ones_like(m)])
+        for _ in range(self.iterations):
+            p = sigmoid(design @ theta)
+            gradient = design.T @ (p - target) + self.ridge * (theta - prior)
+            w = p * (1 - p)
+            hessian = (design * w[:, None]).T @ design + self.ridge * np.eye(2)
+            theta = theta - np.linalg.solve(hessian, gradient)
+        self.a, self.b = max(float(theta[0]), self.min_slope), float(theta[1])

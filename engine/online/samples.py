@@ -1,0 +1,106 @@
+"""What a valid training sample is: the 23 features, a 0/1 target, a known symbol and a source.
+
+Rules (each failure raises ValidationError naming the field):
+- features: a mapping with exactly the FEATURE_COLUMNS keys; each value a finite int/float
+  (numpy numbers too), never a bool or a string.
+- target: 0 or 1 as an int, or the floats 0.0 / 1.0 (JSON and label series give those);
+  rejected: bools (True is almost always a client's type slip), strings like "1", 0.5, NaN.
+- symbol: a string in config ``symbols``, matched case-insensitively, returned upper-case.
+- source: one of SOURCES. open_time: None or a non-negative int epoch-ms (not a bool).
+"""
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import ValidationError
+from engine.features import FEATURE_COLUMNS
+
+SOURCES: tuple[str, ...] = ("candle", "trade", "api")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_features(features) -> list[float]:
+    """The feature values in FEATURE_COLUMNS order."""
+    if not isinstance(features, Mapping):
+        raise ValidationError("features", "must be an object mapping feature names to numbers")
+    unknown = sorted(set(map(str, features)) - set(FEATURE_COLUMNS))
+    if unknown:
+        raise ValidationError(f"features.{unknown[0]}", f"unknown feature; expected only {', '.join(FEATURE_COLUMNS)}")
+    values = []
+    for name in FEATURE_COLUMNS:
+        if name not in features:
+            raise ValidationError(f"features.{name}", "missing")
+        value = features[name]
+        if not _is_number(value):
+            raise ValidationError(f"features.{name}", f"must be a number, got {type(value).__name__}")
+        if not np.isfinite(float(value)):
+            raise ValidationError(f"features.{name}", "must be finite")
+        values.append(float(value))
+    return values
+
+
+def check_target(target, field: str = "target") -> int:
+    if _is_number(target) and float(target) in (0.0, 1.0):
+        return int(target)
+    raise ValidationError(field, f"must be 0 or 1, got {target!r}")
+
+
+def check_symbol(symbol, symbols: Iterable[str]) -> str:
+    known = list(symbols)
+    if not isinstance(symbol, str) or symbol.strip().upper() not in known:
+        raise ValidationError("symbol", f"must be one of {', '.join(known)}, got {symbol!r}")
+    return symbol.strip().upper()
+
+
+def check_source(source) -> str:
+    if source not in SOURCES:
+        raise ValidationError("source", f"must be one of {', '.join(SOURCES)}, got {source!r}")
+    return source
+
+
+def check_open_time(open_time, field: str = "open_time") -> int | None:
+    if open_time is None:
+        return None
+    if not isinstance(open_time, numbers.Integral) or isinstance(open_time, (bool, np.bool_)) or open_time < 0:
+        raise ValidationError(field, f"must be an epoch-millisecond integer or null, got {open_time!r}")
+    return int(open_time)
+
+
+def check_frame(X: pd.DataFrame, y, open_times=None) -> tuple[np.ndarray, np.ndarray, list[int | None]]:
+    """Bulk samples: (features n x 23 in FEATURE_COLUMNS order, 0/1 targets, open times or Nones)."""
+    if not isinstance(X, pd.DataFrame):
+        raise ValidationError("X", "must be a DataFrame with the FEATURE_COLUMNS columns")
+    unknown = [c for c in X.columns if c not in FEATURE_COLUMNS]
+    if unknown:
+        raise ValidationError(f"X.{unknown[0]}", "unknown feature column")
+    for name in FEATURE_COLUMNS:
+        if name not in X.columns:
+            raise ValidationError(f"X.{name}", "missing column")
+        if not pd.api.types.is_numeric_dtype(X[name]) or pd.api.types.is_bool_dtype(X[name]):
+            raise ValidationError(f"X.{name}", f"must be numeric, got {X[name].dtype}")
+    values = X[list(FEATURE_COLUMNS)].to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValidationError(f"X.{FEATURE_COLUMNS[col]}", f"must be finite (row {row})")
+    targets = np.asarray(y)
+    if targets.shape != (len(values),):
+        raise ValidationError("y", f"must hold one target per row ({len(values)}), got shape {targets.shape}")
+    if len(targets) and (targets.dtype.kind not in "iuf" or not np.isin(targets, (0, 1)).all()):
+        raise ValidationError("y", "targets must be 0 or 1")
+    if open_times is None:
+        times = [None] * len(values)
+    else:
+        times = list(open_times)
+        if len(times) != len(values):
+            raise ValidationError("open_times", f"must hold one time per row ({len(values)}), got {len(times)}")
+        times = [check_open_time(t, "open_times") for t in times]
+    return values, targets.astype(int), times

@@ -1,0 +1,221 @@
+"""Online learning, the pure in-memory parts: scaler, drift detector, margin calibration, models, OnlineLearners."""
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+from engine.errors import ValidationError
+from engine.online import ADWIN, MODEL_NAMES, OnlineLearners, make_model
+from engine.online.models import PassiveAggressiveProba
+from engine.online.probability import PlattCalibrator
+from engine.online.scaler import EWMScaler
+
+
+def linear_stream(n, seed=0, noise=0.5, flip=False):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 23))
+    score = X[:, 0] + 0.5 * X[:, 1] + noise * rng.normal(size=n)
+    y = ((score < 0) if flip else (score > 0)).astype(int)
+    return X, y
+
+
+# -- scaler --------------------------------------------------------------------------------------
+def test_scaler_matches_explicit_exponential_weights_whatever_the_batching():
+    rng = np.random.default_rng(1)
+    X = rng.normal(loc=[5.0, -2.0], scale=[3.0, 0.1], size=(300, 2))
+    whole = EWMScaler(halflife=50).partial_fit(X)
+    pieces = EWMScaler(halflife=50)
+    for part in np.array_split(X, [7, 8, 120, 299]):
+        pieces.partial_fit(part)
+    w = 0.5 ** (np.arange(299, -1, -1) / 50)
+    mean = w @ X / w.sum()
+    std = np.sqrt(w @ (X - mean) ** 2 / w.sum())
+    for s in (whole, pieces):
+        np.testing.assert_allclose(s.mean_, mean, rtol=1e-9)
+        np.testing.assert_allclose(s.scale_, std, rtol=1e-6)
+    np.testing.assert_allclose(whole.transform(X[:3]), (X[:3] - mean) / std, rtol=1e-6)
+
+
+def test_scaler_follows_a_level_shift_and_handles_constant_columns():
+    s = EWMScaler(halflife=20)
+    assert np.array_equal(s.transform(np.array([[3.0, 4.0]])), [[3.0, 4.0]])  # identity before any data
+    s.partial_fit(np.column_stack([np.zeros(200), np.full(200, 7.0)]))
+    s.partial_fit(np.column_stack([np.full(100, 10.0), np.full(100, 7.0)]))
+    assert s.mean_[0] > 9.0  # 5 half-lives after the shift: >= 97% of the way
+    assert s.scale_[1] == 1.0 and s.transform(np.array([[0.0, 8.0]]))[0, 1] == pytest.approx(1.0)
+
+
+# -- drift ---------------------------------------------------------------------------------------
+def test_adwin_quiet_on_a_stationary_stream():
+    rng = np.random.default_rng(42)
+    d = ADWIN()
+    fired = [d.update_many(rng.random(6) < 0.48).drift_detected for _ in range(2000)]
+    assert not any(fired)
+    assert d.width == d.max_window  # nothing was cut
+
+
+def test_adwin_detects_an_abrupt_rise_in_error_soon_after_it():
+    rng = np.random.default_rng(7)
+    d = ADWIN()
+    for _ in range(300):
+        assert not d.update_many(rng.random(6) < 0.4).drift_detected
+    for batch in range(60):
+        if d.update_many(rng.random(6) < 0.75).drift_detected:
+            break
+    else:
+        pytest.fail("no drift detected after 360 samples at the new error rate")
+    assert batch * 6 < 200
+    assert d.width < 1800 and d.estimation > 0.6  # the old regime was dropped
+
+
+def test_adwin_improvement_shrinks_the_window_without_raising_degradation():
+    rng = np.random.default_rng(3)
+    better, both = ADWIN(), ADWIN(degradation_only=False)
+    flags = {id(better): [], id(both): []}
+    for p in [0.7] * 100 + [0.2] * 100:
+        errors = rng.random(6) < p
+        for d in (better, both):
+            flags[id(d)].append(d.update_many(errors).drift_detected)
+    assert not any(flags[id(better)]) and better.width <= 650
+    assert any(flags[id(both)])
+    assert ADWIN().update(1.0).width == 1
+
+
+# -- margin -> probability -----------------------------------------------------------------------
+def test_platt_is_increasing_bounded_and_recovers_a_known_sigmoid():
+    rng = np.random.default_rng(0)
+    c = PlattCalibrator(memory=5000)
+    for _ in range(10):
+        m = rng.normal(scale=2.0, size=400)
+        c.update(m, (rng.random(400) < 1 / (1 + np.exp(-(2.0 * m - 0.5)))).astype(int))
+    assert c.a == pytest.approx(2.0, rel=0.15) and c.b == pytest.approx(-0.5, abs=0.15)
+    grid = np.linspace(-1e6, 1e6, 2001)
+    p = c.predict(grid)
+    assert np.all(np.diff(p) >= 0) and p[0] > 0 and p[-1] < 1 and p[1000] != p[1100]
+
+
+def test_platt_slope_stays_positive_on_an_inverted_model():
+    c = PlattCalibrator().update(np.linspace(-3, 3, 200), (np.linspace(-3, 3, 200) < 0).astype(int))
+    assert c.a > 0
+    assert np.all(np.diff(c.predict(np.linspace(-5, 5, 50))) > 0)
+
+
+def test_passive_aggressive_probabilities_are_calibrated_ish():
+    X, y = linear_stream(6000, seed=5, noise=1.0)
+    pa = PassiveAggressiveProba()
+    predicted, observed = [], []
+    for start in range(0, 6000, 50):
+        xb, yb = X[start:start + 50], y[start:start + 50]
+        if pa.fitted and start >= 1000:
+            predicted.append(pa.predict_proba(xb)[:, 1])
+            observed.append(yb)
+        pa.partial_fit(xb, yb)
+    p, o = np.concatenate(predicted), np.concatenate(observed)
+    assert 0 < p.min() and p.max() < 1
+    order = np.argsort(pa.decision_function(X[:500]))
+    assert np.all(np.diff(pa.predict_proba(X[:500])[order, 1]) >= 0)  # monotone in the margin
+    bins = np.digitize(p, [0.2, 0.4, 0.6, 0.8])
+    gaps = [abs(p[bins == b].mean() - o[bins == b].mean()) for b in range(5) if (bins == b).sum() > 100]
+    assert len(gaps) >= 3 and max(gaps) < 0.1
+    raw_sigmoid = 1 / (1 + np.exp(-pa.decision_function(X[1000:])))
+    assert np.mean((p - o) ** 2) < np.mean((raw_sigmoid - y[1000:]) ** 2)  # better than sigmoid(margin)
+
+
+# -- models --------------------------------------------------------------------------------------
+def test_fast_predictions_equal_sklearn_and_small_batches_do_not_warn():
+    X, y = linear_stream(300, seed=2)
+    for name in MODEL_NAMES:
+        model = make_model(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model.partial_fit(X[:200], y[:200])
+            model.partial_fit(X[200:206], y[200:206])  # fewer rows than the MLP's minibatch
+        p = model.predict_proba(X[206:])
+        if name == "passive_aggressive":
+            expected = model.calibrator.predict(model.estimator.decision_function(X[206:]))
+        else:
+            expected = model.estimator.predict_proba(X[206:])[:, 1]
+        np.testing.assert_allclose(p[:, 1], expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    with pytest.raises(KeyError):
+        make_model("svm")
+
+
+# -- OnlineLearners ------------------------------------------------------------------------------
+def test_score_then_learn_scores_with_the_model_as_it_was_before_learning():
+    X, y = linear_stream(400, seed=3)
+    ol = OnlineLearners()
+    first = ol.score_then_learn(X[:100], y[:100])
+    assert all(r["accuracy"] is None and r["log_loss"] is None for r in first["models"].values())
+    assert all(p is None for p in first["probabilities"].values())
+    before = ol.predict_proba(X[100:150])
+    result = ol.score_then_learn(X[100:150], y[100:150])
+    after = ol.predict_proba(X[100:150])
+    for name in MODEL_NAMES:
+        np.testing.assert_array_equal(result["probabilities"][name], before[name])
+        assert result["models"][name]["accuracy"] == np.mean((before[name] >= 0.5) == y[100:150])
+        p = np.clip(before[name], 1e-15, 1 - 1e-15)
+        expected_loss = -np.mean(y[100:150] * np.log(p) + (1 - y[100:150]) * np.log(1 - p))
+        assert result["models"][name]["log_loss"] == pytest.approx(expected_loss)
+        assert not np.array_equal(after[name], before[name])  # then it learned the batch
+        assert result["models"][name]["samples_seen"] == 150
+
+
+def test_learners_get_good_on_a_learnable_problem():
+    X, y = linear_stream(2400, seed=4, noise=0.3)
+    ol = OnlineLearners()
+    accuracy = {name: [] for name in MODEL_NAMES}
+    for start in range(0, 2400, 50):
+        for name, r in ol.score_then_learn(X[start:start + 50], y[start:start + 50])["models"].items():
+            accuracy[name].append(r["accuracy"])
+    for name in MODEL_NAMES:
+        assert accuracy[name][0] is None
+        assert np.mean(accuracy[name][-10:]) > 0.85, name
+        assert ol.counters[name]["scored"] == 2350
+
+
+def test_drift_flag_on_a_concept_flip_and_rewarm_restarts_the_model():
+    X1, y1 = linear_stream(1500, seed=6, noise=0.3)
+    X2, y2 = linear_stream(600, seed=7, noise=0.3, flip=True)
+    ol = OnlineLearners()
+    for start in range(0, 1500, 6):
+        assert not ol.score_then_learn(X1[start:start + 6], y1[start:start + 6])["models"]["sgd"]["drift"]
+    drifted_at = None
+    for start in range(0, 600, 6):
+        if ol.score_then_learn(X2[start:start + 6], y2[start:start + 6])["models"]["sgd"]["drift"]:
+            drifted_at = start + 6
+            break
+    assert drifted_at is not None and drifted_at <= 150
+    seen_mlp = ol.counters["mlp_online"]["samples_seen"]
+    ol.rewarm(X2[:drifted_at], y2[:drifted_at], names=["sgd"])
+    c = ol.counters["sgd"]
+    assert c["samples_seen"] == drifted_at and c["scored"] == 0 and c["drift"] and c["drifts"] == 1
+    assert ol.detectors["sgd"].width == 0 and ol.counters["mlp_online"]["samples_seen"] == seen_mlp
+    fresh = make_model("sgd")
+    Xs, ys = ol.scaler.transform(X2[:drifted_at]), y2[:drifted_at]
+    for start in range(0, drifted_at, 50):
+        fresh.partial_fit(Xs[start:start + 50], ys[start:start + 50])
+    np.testing.assert_allclose(ol.models["sgd"].predict_proba(Xs)[:, 1], fresh.predict_proba(Xs)[:, 1])
+    with pytest.raises(ValidationError) as err:
+        ol.rewarm(X2[:10], y2[:10], names=["svm"])
+    assert err.value.field == "names"
+
+
+def test_learners_pickle_round_trip_and_reject_bad_input():
+    X, y = linear_stream(200, seed=8)
+    ol = OnlineLearners()
+    ol.score_then_learn(X[:100], y[:100])
+    ol.score_then_learn(X[100:], y[100:])
+    copy = pickle.loads(pickle.dumps(ol))
+    for name, p in ol.predict_proba(X[:5]).items():
+        np.testing.assert_array_equal(copy.predict_proba(X[:5])[name], p)
+    bad = [(X[:5, :22], y[:5], "X"), (np.where(np.eye(5, 23) == 1, np.nan, X[:5]), y[:5], "X"),
+           (X[:5], np.array([0, 1, 2, 0, 1]), "y"), (X[:5], y[:4], "y"), (X[:0], y[:0], "X")]
+    for Xb, yb, field in bad:
+        with pytest.raises(ValidationError) as err:
+            ol.score_then_learn(Xb, yb)
+        assert err.value.field == field
+    assert ol.counters["sgd"]["samples_seen"] == 200  # nothing learned from bad input
