@@ -1,7 +1,7 @@
 """Job runner: one named job at a time across processes, every run recorded in SQLite.
 
 A job is a function returning a JSON-able summary dict. A summary with ``"status": "skipped"``
-is recorded as outcome "skipped"; an exception as "error" (the caller never sees it, so a
+(or a NotReady exception: too little data yet) is recorded as outcome "skipped"; an exception as "error" (the caller never sees it, so a
 failing job cannot stop the scheduler); a job already running anywhere (the ProcessLock
 ``job-<name>`` is held) as "busy".
 """
@@ -16,7 +16,7 @@ import traceback
 from typing import Any, Callable
 
 from engine.db import Database
-from engine.errors import ValidationError
+from engine.errors import NotReady, ValidationError
 from engine.locks import LockBusy, ProcessLock
 
 TRIGGERS = ("schedule", "api", "dashboard", "cli")
@@ -119,6 +119,10 @@ class JobRunner:
                         kwargs["trigger"] = trigger
                     result = self._jobs[name](**kwargs)
                     outcome = "skipped" if (result or {}).get("status") == "skipped" else "ok"
+                except NotReady as exc:  # e.g. too little data to train yet: not a failure
+                    outcome, result = "skipped", {"status": "skipped", "reason": str(exc)}
+                except LockBusy as exc:  # the component's own lock, taken outside the job runner
+                    outcome, error = "busy", str(exc)
                 except Exception as exc:  # a failed job is recorded, never propagated
                     outcome = "error"
                     error = f"{type(exc).__name__}: {exc}"

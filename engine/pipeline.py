@@ -49,4 +49,4 @@ class Pipeline:
         X, y = X.tail(fresh), y.tail(fresh)
         if X.empty:
             return 0
-        return self.online.add_samples(X, y, symbol, "market", X.index.to_numpy())
+        return self.online.add_samples(X, y, symbol, "candle", X.index.to_numpy())

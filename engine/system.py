@@ -74,22 +74,13 @@ class HybridLearningSystem:
         return self.jobs.run(name, trigger, **options)
 
     # --- jobs --------------------------------------------------------------------------------
-    def collect(self, progress: Progress | None = None) -> dict:
-        """Store new closed candles (backfilling empty symbols first), then run the pipeline on them."""
-        cfg = self.config.current()
-        empty = [s for s in cfg["symbols"] if self.store.latest(s, cfg["interval"]) is None]
-        backfilled = self.collector.backfill(empty, progress=progress) if empty else {}
+    def collect(self) -> dict:
+        """Store new closed candles (an empty symbol gets its backfill first), then run the pipeline on them."""
         new = self.collector.collect_once()
-        rows = {s: backfilled.get(s, 0) + new.get(s, 0) for s in cfg["symbols"]}
-        return {"source": self.collector.source, "new_candles": rows, "backfilled": backfilled,
-                "symbols": self.pipeline.after_candles(rows)}
+        return {"source": self.collector.source, "new_candles": new, "symbols": self.pipeline.after_candles(new)}
 
     def online_update(self, batch_size: int = 50) -> dict:
-        """Smart buffering: update only when min_data_points_for_update new samples wait."""
-        need, pending = self.config.current()["min_data_points_for_update"], self.online.pending_count()
-        if pending < need:
-            return {"status": "skipped", "reason": f"{pending} new samples waiting, {need} needed",
-                    "samples": 0, "pending": pending, "update_results": {}}
+        """Learn the pending samples (the manager skips when fewer than min_data_points_for_update wait)."""
         return self.online.update_models_incremental(batch_size=batch_size)
 
     def batch_retrain(self, trigger: str = "api", progress: Progress | None = None) -> dict:
@@ -133,7 +124,7 @@ class HybridLearningSystem:
     def data_collection(self) -> dict:
         cfg = self.config.current()
         stats = self.collector.stats()
-        return {"enabled": cfg["data_collection_enabled"], "reason": stats.get("reason"), **stats}
+        return {"enabled": cfg["data_collection_enabled"], "reason": stats["source_reason"], **stats}
 
     def status(self) -> dict:
         """The snapshot every page, API call and CLI shows (read from disk: same in every process)."""
@@ -186,6 +177,9 @@ class HybridLearningSystem:
                 if info.get("lag_ms") is not None and info["lag_ms"] > limit:
                     alerts.append({"level": "warning", "kind": "data_stale", "time": now,
                                    "message": f"{symbol} candles are {info['lag_ms'] // 60_000} min behind"})
+        message = (collection.get("replay") or {}).get("message")
+        if message:
+            alerts.append({"level": "warning", "kind": "replay_exhausted", "time": now, "message": message})
         if active is None:
             alerts.append({"level": "warning", "kind": "no_batch_model", "time": now,
                            "message": "no batch model trained yet; predictions use the online models only"})

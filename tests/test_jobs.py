@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.db import Database
-from engine.errors import ValidationError
+from engine.errors import NotReady, ValidationError
 from engine.jobs import JobRunner
 
 
@@ -23,11 +23,18 @@ def boom():
     raise RuntimeError("exchange down")
 
 
+def not_ready():
+    raise NotReady("only 10 labelled rows in the window")
+
+
 def test_outcomes_and_results_are_recorded(data_dir):
     runner = make_runner(data_dir, good=lambda n=1: {"rows": n, "loss": float("nan")},
-                         lazy=lambda: {"status": "skipped", "reason": "not enough data"}, bad=boom)
+                         lazy=lambda: {"status": "skipped", "reason": "not enough data"}, bad=boom,
+                         early=not_ready)
     assert runner.run("good", "api", n=7)["outcome"] == "ok"
     assert runner.run("lazy", "schedule")["outcome"] == "skipped"
+    early = runner.run("early", "schedule")
+    assert early["outcome"] == "skipped" and "10 labelled rows" in early["result"]["reason"]
     failed = runner.run("bad", "cli")  # never raises
     assert failed["outcome"] == "error" and "exchange down" in failed["error"]
 
@@ -36,7 +43,7 @@ def test_outcomes_and_results_are_recorded(data_dir):
     assert last["good"]["result"] == {"rows": 7, "loss": None} and last["good"]["trigger"] == "api"
     assert last["lazy"]["outcome"] == "skipped"
     assert last["bad"]["error"].startswith("RuntimeError") and "Traceback" in last["bad"]["result"]["traceback"]
-    assert [r["job"] for r in runner.history()] == ["bad", "lazy", "good"]
+    assert [r["job"] for r in runner.history()] == ["bad", "early", "lazy", "good"]
     assert [r["job"] for r in runner.history(job="good")] == ["good"]
     assert runner.last_run("bad", outcome="ok") is None
 

@@ -1,0 +1,27 @@
+"""Fixtures for the system/API/CLI tests: a HybridLearningSystem on replayed candles (never the internet)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from api import create_blueprint
+from engine.system import HybridLearningSystem
+
+# replay the bundled candles; a short backfill and small update threshold keep tests fast
+TEST_ENV = {"HLS_DATA_SOURCE": "replay", "HLS_BACKFILL_DAYS": "12", "HLS_MIN_DATA_POINTS_FOR_UPDATE": "20",
+            "HLS_BATCH_WINDOW_DAYS": "30"}
+
+
+def make_system(data_dir: Path, collect: bool = False) -> HybridLearningSystem:
+    system = HybridLearningSystem(data_dir, environ=dict(TEST_ENV))
+    if collect:
+        run = system.run_job("collect", "cli")
+        assert run["outcome"] == "ok", run
+    return system
+
+
+def make_client(system, token: str | None = None, base_url: str = "http://127.0.0.1/"):
+    app = Flask("test")
+    app.register_blueprint(create_blueprint(system, token=token))
+    return app, app.test_client()
