@@ -16,7 +16,7 @@ from api.security import bearer_ok, is_loopback
 from engine.errors import NotReady, ValidationError
 from engine.jobs import json_safe
 
-ROUTE_MODULES = ("api.routes",)  # modules whose @route functions make up the API
+ROUTE_MODULES = ("api.routes", "api.trading")  # modules whose @route functions make up the API
 OPENAPI_PATH = "/ml/openapi.json"
 
 

@@ -218,6 +218,21 @@ class TradeLedger:
         return self._select(f"SELECT * FROM trading_learning_events{where} ORDER BY id DESC"
                             f"{self._limit(limit)}", params)
 
+    def events_of_trades(self, trade_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Learning events by trade id, for the given trades."""
+        if not trade_ids:
+            return {}
+        marks = ",".join("?" for _ in trade_ids)
+        rows = self._select(f"SELECT * FROM trading_learning_events WHERE trade_id IN ({marks})", tuple(trade_ids))
+        return {row["trade_id"]: row for row in rows}
+
+    def event_counts(self, symbol: str | None = None) -> dict[str, int]:
+        """Learning events by status (pending, delivered, failed)."""
+        where, params = self._where(symbol=symbol)
+        rows = self.db.connect().execute(
+            f"SELECT status, COUNT(*) FROM trading_learning_events{where} GROUP BY status", params).fetchall()
+        return {"pending": 0, "delivered": 0, "failed": 0} | dict(rows)
+
     @staticmethod
     def _where(**filters: Any) -> tuple[str, tuple]:
         given = {k: v for k, v in filters.items() if v is not None}

@@ -161,10 +161,15 @@ class PaperTrader:
             counts[outcome] = counts.get(outcome, 0) + 1
         return counts
 
-    def trades(self, symbol: str | None = None, status: str | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-        """Trades, newest first; ``status`` 'open' (includes ones awaiting their entry bar) or 'closed'."""
-        return self.ledger.trades(symbol=symbol, status=status, limit=limit)
+    def trades(self, symbol: str | None = None, status: str | None = None, limit: int | None = None,
+               with_learning: bool = False) -> list[dict[str, Any]]:
+        """Trades, newest first; ``status`` 'open' (includes ones awaiting their entry bar) or 'closed'.
+        ``with_learning`` adds each trade's ``learning_event`` (None until it closes)."""
+        rows = self.ledger.trades(symbol=symbol, status=status, limit=limit)
+        if with_learning:
+            events = self.ledger.events_of_trades([t["id"] for t in rows])
+            rows = [t | {"learning_event": events.get(t["id"])} for t in rows]
+        return rows
 
     def signals(self, symbol: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         return self.ledger.signals(symbol=symbol, limit=limit)
@@ -174,9 +179,11 @@ class PaperTrader:
         return self.ledger.learning_events(symbol=symbol, trade_id=trade_id, limit=limit)
 
     def stats(self, symbol: str | None = None) -> dict[str, Any]:
-        """Win rate, PnL, drawdown, exposure and buy-and-hold from each symbol's first entry to its latest bar."""
+        """Win rate, PnL, drawdown, exposure and buy-and-hold from each symbol's first entry to its latest
+        bar (see stats.summarize), plus ``learning_events`` counted by status."""
         trades = self.trades(symbol=symbol)
-        return summarize(trades, self._span_candles(trades), TradeRules.from_config(self.config()))
+        return summarize(trades, self._span_candles(trades), TradeRules.from_config(self.config())) | {
+            "learning_events": self.ledger.event_counts(symbol)}
 
     def curves(self, symbol: str | None = None) -> dict[str, pd.DataFrame]:
         """For charts: ``equity`` (realised, per closed trade, with cumulative win rate) and
