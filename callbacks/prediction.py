@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, html
+from dash import ALL, Input, Output, State, html, no_update
 
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
@@ -33,7 +33,7 @@ def submit_sample(system, values: Sequence[Any], target: Any, symbol: Any) -> tu
     features = {name: parse_number(v) for name, v in zip(FEATURE_COLUMNS, values)}
     try:
         symbol = system.check_symbol(symbol or "")
-        added = system.online.add_training_data(features, parse_number(target), symbol, source="dashboard")
+        added = system.online.add_training_data(features, parse_number(target), symbol, source="api")
     except ValidationError as exc:
         return dbc.Alert([html.Strong(f"{exc.field}: "), exc.message], color="danger", className="py-2 mb-0",
                          id="form-error"), exc.field
@@ -65,5 +65,8 @@ def register(app, get_system: Callable) -> None:
     @app.callback(Output({"type": "feature-input", "name": ALL}, "value"),
                   Input("form-fill", "n_clicks"), State("form-symbol", "value"), prevent_initial_call=True)
     def fill(_clicks, symbol):
-        features = get_system().predict(symbol).get("features") or {}
+        try:
+            features = get_system().predict(symbol).get("features") or {}
+        except ValidationError:  # the symbol field is checked (and named) when the form is submitted
+            return [no_update] * len(FEATURE_COLUMNS)
         return [None if features.get(name) is None else round(float(features[name]), 6) for name in FEATURE_COLUMNS]

@@ -16,7 +16,8 @@ HISTORY_LIMIT = 1000
 
 
 def fingerprint(status: Mapping) -> str:
-    """A digest of everything in ``status`` that the page shows, minus the ever-ticking clock fields.
+    """A digest of everything in ``status`` that the page shows, minus the ever-ticking clock fields
+    (the clock itself, ages, lags, alert stamps), so an idle system keeps the same fingerprint.
 
     >>> a = {"time": 1, "batch_model": {"age_s": 3}, "data_collection": {"symbols": {"X": {"lag_ms": 5}}}}
     >>> b = {"time": 2, "batch_model": {"age_s": 4}, "data_collection": {"symbols": {"X": {"lag_ms": 6}}}}
@@ -29,6 +30,7 @@ def fingerprint(status: Mapping) -> str:
     dc = dict(status.get("data_collection") or {})
     dc["symbols"] = {s: {k: v for k, v in info.items() if k != "lag_ms"} for s, info in (dc.get("symbols") or {}).items()}
     stable["data_collection"] = dc
+    stable["alerts"] = [{k: v for k, v in a.items() if k != "time"} for a in status.get("alerts") or []]
     return hashlib.sha1(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -1,0 +1,166 @@
+"""The dashboard's callbacks as plain functions against a real HybridLearningSystem (replay data), and the app factory."""
+from __future__ import annotations
+
+import json
+import re
+
+import dash
+import pytest
+
+import app as dashboard
+from api.security import InsecureBind
+from callbacks.jobs import run_from_page
+from callbacks.market import market_view
+from callbacks.prediction import submit_sample
+from callbacks.settings import apply_change, weight_label
+from callbacks.status import fingerprint
+from callbacks.trades import trades_view
+from engine.config import ConfigStore
+from engine.errors import ValidationError
+from engine.features import FEATURE_COLUMNS
+from engine.system import HybridLearningSystem
+from tests.dashboard_fixtures import text_of
+
+REPLAY = {"HLS_DATA_SOURCE": "replay", "HLS_BACKFILL_DAYS": "20"}
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    """One system with replayed candles collected (shared: collecting is the slow part)."""
+    sys_ = HybridLearningSystem(tmp_path_factory.mktemp("dash") / "data", environ=REPLAY)
+    record = sys_.run_job("collect", "cli")
+    assert record["outcome"] == "ok", record
+    return sys_
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    return HybridLearningSystem(tmp_path / "data", environ=REPLAY)
+
+
+def test_app_serves_only_local_assets_and_bootstrap_from_the_package(tmp_path):
+    app = dashboard.create_app({"data_dir": tmp_path / "d", "start_scheduler": False, "environ": REPLAY})
+    client = app.server.test_client()
+    page = client.get("/").get_data(as_text=True)
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert dashboard.BOOTSTRAP_URL in urls
+    remote = [u for u in urls if re.match(r"(https?:)?//", u) and not re.match(r"(https?:)?//127\.0\.0\.1", u)]
+    assert remote == []
+    css = client.get(dashboard.BOOTSTRAP_URL)
+    assert css.status_code == 200 and b"Bootstrap" in css.data[:200]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    assert client.get("/_dash-layout").status_code == 200
+    assert client.get("/ml/status").status_code == 200  # the REST API is mounted on the same server
+
+
+def test_apps_do_not_share_callbacks(tmp_path):
+    a = dashboard.create_app({"data_dir": tmp_path / "a", "start_scheduler": False, "environ": REPLAY})
+    b = dashboard.create_app({"data_dir": tmp_path / "b", "start_scheduler": False, "environ": REPLAY})
+    assert not dash._callback.GLOBAL_CALLBACK_LIST and not dash._callback.GLOBAL_CALLBACK_MAP
+    assert set(a.callback_map) == set(b.callback_map) and len(a.callback_map) >= 10
+    assert a.callback_map is not b.callback_map
+    assert any(cb.get("background") for cb in a.callback_map.values())
+
+
+def test_refuses_a_public_host_without_token(tmp_path):
+    with pytest.raises(InsecureBind):
+        dashboard.create_app({"data_dir": tmp_path / "x", "start_scheduler": False, "host": "0.0.0.0"})
+    args = dashboard.parse_args([], environ={"HOST": "::1", "PORT": "8123", "DATA_DIR": "/tmp/x", "HLS_API_TOKEN": "t"})
+    assert (args.host, args.port, args.data_dir, args.api_token) == ("::1", 8123, "/tmp/x", "t")
+    assert dashboard.parse_args(["--port", "9000"], environ={"PORT": "8123"}).port == 9000
+    assert dashboard.main(["--host", "0.0.0.0", "--data-dir", str(tmp_path / "y")]) == 2
+
+
+def test_fingerprint_ignores_clock_fields_and_sees_real_changes(system):
+    status = system.status()
+    again = system.status()
+    assert fingerprint(status) == fingerprint(again)
+    changed = json.loads(json.dumps(status))
+    changed["buffer"]["pending"] = (changed["buffer"]["pending"] or 0) + 1
+    assert fingerprint(changed) != fingerprint(status)
+
+
+def _good_form():
+    return ["0.01"] * len(FEATURE_COLUMNS)
+
+
+@pytest.mark.parametrize("field, value, target, symbol", [
+    ("rsi", "abc", "1", "BTCUSDT"),
+    ("macd", "", "1", "BTCUSDT"),
+    (None, None, "", "BTCUSDT"),
+    (None, None, "1", "DOGEUSDT"),
+])
+def test_form_rejects_bad_input_naming_the_field_and_stores_nothing(fresh, field, value, target, symbol):
+    values = _good_form()
+    if field:
+        values[FEATURE_COLUMNS.index(field)] = value
+    before = fresh.online.pending_count()
+    message, bad = submit_sample(fresh, values, target, symbol)
+    expected = f"features.{field}" if field else ("target" if target == "" else "symbol")
+    assert bad == expected and expected in text_of(message)
+    assert fresh.online.pending_count() == before
+
+
+def test_form_accepts_good_input(fresh):
+    before = fresh.online.pending_count()
+    message, bad = submit_sample(fresh, _good_form(), "1", "btcusdt")
+    assert bad is None and "stored" in text_of(message)
+    assert fresh.online.pending_count() == before + 1
+
+
+def test_weight_slider_persists_both_weights_summing_to_one(fresh):
+    cfg, text = apply_change(fresh.config, "weight-slider", 0.35, {}, {}, None, None)
+    assert (cfg["ensemble_weight_batch"], cfg["ensemble_weight_online"]) == pytest.approx((0.35, 0.65))
+    assert weight_label(cfg) == "Batch 35% · Online 65%"
+    reread = ConfigStore(fresh.data_dir, environ={}).current()  # a restart sees it
+    assert reread["ensemble_weight_batch"] == pytest.approx(0.35) and reread["ensemble_weight_online"] == pytest.approx(0.65)
+
+
+def test_intervals_switches_and_profiles_go_through_the_config_store(fresh):
+    path = fresh.data_dir / "config.json"
+    intervals = {"data_collection_interval_minutes": 2, "online_update_interval_minutes": 10,
+                 "batch_retrain_interval_hours": 12}
+    cfg, _ = apply_change(fresh.config, "cfg-apply", None, {}, intervals, None, None)
+    assert cfg["online_update_interval_minutes"] == 10
+    before = path.read_text()
+    with pytest.raises(ValidationError) as err:
+        apply_change(fresh.config, "cfg-apply", None, {}, {**intervals, "batch_retrain_interval_hours": None}, None, None)
+    assert err.value.field == "batch_retrain_interval_hours" and path.read_text() == before
+    cfg, _ = apply_change(fresh.config, "cfg-auto_retrain_enabled", None, {"auto_retrain_enabled": False}, {}, None, None)
+    assert cfg["auto_retrain_enabled"] is False
+    apply_change(fresh.config, "profile-save", None, {}, {}, "quiet", None)
+    apply_change(fresh.config, "cfg-auto_retrain_enabled", None, {"auto_retrain_enabled": True}, {}, None, None)
+    cfg, text = apply_change(fresh.config, "profile-load", None, {}, {}, None, "quiet")
+    assert cfg["auto_retrain_enabled"] is False and "quiet" in text
+    with pytest.raises(ValidationError) as err:
+        apply_change(fresh.config, "profile-save", None, {}, {}, "bad name!", None)
+    assert err.value.field == "profile"
+
+
+def test_jobs_from_the_page_are_recorded_with_trigger_and_progress(system):
+    seen = []
+    record = run_from_page(system, "batch_retrain", seen.append)
+    assert record["trigger"] == "dashboard" and record["outcome"] == "ok", record
+    assert seen[0] == (0, "starting") and seen[-1][0] == 100 and len(seen) > 2
+    assert all(0 <= pct <= 100 for pct, _ in seen)
+    assert system.jobs.history("batch_retrain", 1)[0]["trigger"] == "dashboard"
+    seen.clear()
+    record = run_from_page(system, "online_update", seen.append)
+    assert record["trigger"] == "dashboard" and record["outcome"] in ("ok", "skipped")
+
+
+def test_market_view_draws_the_stored_candles_with_predictions(system):
+    fig, summary = market_view(system, "BTCUSDT", 24 * 7)
+    candles = next(t for t in fig.data if t.type == "candlestick")
+    assert len(candles.x) == 24 * 7
+    assert "Last close" in text_of(summary)
+    fig, summary = market_view(system, "ETHUSDT", 24 * 90)  # more than stored: shows what there is
+    stored = system.store.counts()
+    eth = next(c["rows"] for c in stored if c["symbol"] == "ETHUSDT")
+    assert len(next(t for t in fig.data if t.type == "candlestick").x) == eth
+
+
+def test_trades_view_renders_trader_state(system):
+    text = text_of(trades_view(system.trader.stats(), system.trader.trades(limit=20)))
+    assert "Win rate" in text and "Closed trades" in text
