@@ -1,0 +1,144 @@
+"""The hybrid ensemble: a weighted vote of the batch model and the online models.
+
+:func:`combine` is the pure rule (also used by the walk-forward replay on whole arrays);
+:class:`HybridEnsemble` applies it to the latest closed candle of a symbol, logs the
+prediction (engine.predictions) and reports live accuracy once outcomes are known.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import NotReady, ValidationError
+from engine.features import FEATURE_COLUMNS, WARMUP_BARS, latest_features
+from engine.metrics import to_prediction
+from engine.predictions import PredictionLog
+
+ONLINE_MODELS = ("sgd", "passive_aggressive", "mlp_online")
+TAIL_BARS = WARMUP_BARS + 10  # candles read per prediction: the warm-up plus a margin
+
+
+def combine(online_probs: dict, batch_prob, weights: dict) -> dict:
+    """Weighted P(up) from the models that have an answer (floats, or arrays of equal length).
+
+    ``weights`` holds "batch" and "online" shares; the online share is split equally among the
+    online models that answered (None = untrained, left out). Missing parts' shares go to the
+    others (shares are renormalised over what answered). Returns ``{"probability": p | None,
+    "weights": {model: share}, "status": "ok"|"degraded"|"not_ready", "notes": [...]}``.
+
+    >>> r = combine({"sgd": 0.4, "mlp_online": None}, 0.8, {"batch": 0.7, "online": 0.3})
+    >>> round(r["probability"], 2), r["status"], r["weights"]
+    (0.68, 'degraded', {'sgd': 0.3, 'batch': 0.7})
+    """
+    notes = [f"online model {name} is not trained yet; left out" for name, p in online_probs.items() if p is None]
+    trained = [name for name, p in online_probs.items() if p is not None]
+    raw = {name: weights["online"] / len(trained) for name in trained}
+    if batch_prob is None:
+        notes.append("no batch model yet; online models only")
+    else:
+        raw["batch"] = weights["batch"]
+    if not raw:
+        return {"probability": None, "weights": {}, "status": "not_ready",
+                "notes": notes + ["no model is trained yet"]}
+    total = sum(raw.values())
+    if total <= 0:
+        notes.append("the models that answered all have weight 0; weighting them equally")
+        raw, total = dict.fromkeys(raw, 1.0), float(len(raw))
+    shares = {name: w / total for name, w in raw.items()}
+    parts = {**{n: online_probs[n] for n in trained}, "batch": batch_prob}
+    probability = sum(shares[name] * parts[name] for name in shares)
+    if isinstance(probability, float | np.floating):
+        probability = float(probability)
+    return {"probability": probability, "weights": shares, "status": "degraded" if notes else "ok", "notes": notes}
+
+
+def majority_vote(predictions: list[int]) -> int | None:
+    """The online models' majority (ties go to up, as P(up) = 0.5 does); None when none answered."""
+    if not predictions:
+        return None
+    return int(2 * sum(predictions) >= len(predictions))
+
+
+class HybridEnsemble:
+    """Predicts, logs and scores; ``online``/``batch`` follow the OnlineLearningManager/BatchTrainer contracts."""
+
+    def __init__(self, db, store, online, batch, config):
+        self.store, self.online, self.batch, self.config = store, online, batch, config
+        self.log = PredictionLog(db)
+        self._rows: dict[tuple[str, str], tuple[int, dict, pd.DataFrame, float]] = {}
+
+    def _feature_row(self, symbol: str, interval: str) -> tuple[int, dict, pd.DataFrame, float] | None:
+        """(open_time, features, one-row X, close) for the latest stored candle, cached per candle."""
+        latest = self.store.latest(symbol, interval)
+        if latest is None:
+            return None
+        cached = self._rows.get((symbol, interval))
+        if cached is not None and cached[0] == int(latest["open_time"]):
+            return cached
+        open_time, features = latest_features(self.store.tail(symbol, interval, TAIL_BARS))
+        row = pd.DataFrame([[features[c] for c in FEATURE_COLUMNS]], columns=list(FEATURE_COLUMNS))
+        cached = (int(open_time), features, row, float(latest["close"]))
+        self._rows[(symbol, interval)] = cached
+        return cached
+
+    def _versions(self) -> dict:
+        models = self.online.stats()["models"]
+        versions = {name: models.get(name, {}).get("version") for name in ONLINE_MODELS}
+        active = self.batch.active()
+        versions["batch"] = None if active is None else active["version"]
+        return versions
+
+    def predict(self, symbol: str, store_prediction: bool = True) -> dict:
+        """The ensemble's call on the latest closed candle of ``symbol`` (never raises for missing models)."""
+        cfg = self.config()
+        if symbol not in cfg["symbols"]:
+            raise ValidationError("symbol", f"unknown symbol {symbol!r}; configured: {', '.join(cfg['symbols'])}")
+        interval, horizon = cfg["interval"], cfg["label_horizon"]
+        out = {"symbol": symbol, "interval": interval, "horizon": horizon, "open_time": None,
+               "ensemble_prediction": None, "ensemble_confidence": None, "batch_prediction": None,
+               "individual_predictions": dict.fromkeys(ONLINE_MODELS), "online_majority": None,
+               "probabilities": dict.fromkeys((*ONLINE_MODELS, "batch", "ensemble")), "weights": {},
+               "model_versions": {}, "features": {}, "status": "not_ready", "notes": []}
+        try:
+            row = self._feature_row(symbol, interval)
+        except NotReady as exc:
+            out["notes"].append(f"not enough candles for {symbol} {interval}: {exc}")
+            return out
+        if row is None:
+            out["notes"].append(f"no candles stored for {symbol} {interval}")
+            return out
+        open_time, features, x, close = row
+        out.update(open_time=open_time, features=dict(features))
+        online = {name: None if p is None else float(p[0]) for name, p in self.online.predict_proba(x).items()}
+        batch = self.batch.predict_proba(x)
+        batch = None if batch is None else float(batch[0])
+        result = combine({n: online.get(n) for n in ONLINE_MODELS}, batch,
+                         {"batch": cfg["ensemble_weight_batch"], "online": cfg["ensemble_weight_online"]})
+        out["notes"] += result["notes"]
+        out["status"] = result["status"]
+        p = result["probability"]
+        if p is None:
+            return out
+        individual = {n: None if online.get(n) is None else to_prediction(online[n]) for n in ONLINE_MODELS}
+        out.update(
+            ensemble_prediction=to_prediction(p), ensemble_confidence=max(p, 1.0 - p),
+            batch_prediction=None if batch is None else to_prediction(batch),
+            individual_predictions=individual,
+            online_majority=majority_vote([v for v in individual.values() if v is not None]),
+            probabilities={**{n: online.get(n) for n in ONLINE_MODELS}, "batch": batch, "ensemble": p},
+            weights=result["weights"], model_versions=self._versions(),
+        )
+        if store_prediction:
+            self.log.record(symbol, interval, open_time, horizon, out["probabilities"], out["status"],
+                            close=close, model_versions=out["model_versions"])
+        return out
+
+    def score_outcomes(self) -> int:
+        """Score every logged prediction whose outcome candle is now stored; returns how many."""
+        return self.log.score_outcomes(self.store)
+
+    def accuracy_summary(self, symbol: str | None = None) -> dict:
+        return self.log.accuracy_summary(symbol)
+
+    def history(self, symbol: str | None = None, limit: int = 100) -> list[dict]:
+        return self.log.history(symbol, limit)
