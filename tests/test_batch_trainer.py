@@ -1,0 +1,233 @@
+"""BatchTrainer on the real bundled candles in a real CandleStore: windows, purge gap,
+champion/challenger, versions, rollback, pruning, progress, cross-process reload."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.batch import BatchTrainer, trainer as trainer_module
+from engine.candles import INTERVAL_MS, load_sample
+from engine.config import validate
+from engine.db import Database
+from engine.errors import NotReady, ValidationError
+from engine.features import FEATURE_COLUMNS, build_dataset
+from engine.locks import LockBusy, ProcessLock
+from engine.store import CandleStore
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+BARS = 2600  # 90 days of 1h bars plus feature history
+HOUR = INTERVAL_MS["1h"]
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    """A data dir whose market.db holds the last BARS real 1h candles of each bundled symbol."""
+    root = tmp_path_factory.mktemp("batch_market")
+    db = Database(root / "market.db")
+    store = CandleStore(db)
+    for symbol in SYMBOLS:
+        store.upsert(symbol, "1h", load_sample(symbol).iloc[-BARS:])
+    return root, db, store
+
+
+@pytest.fixture
+def make_trainer(market, tmp_path):
+    """BatchTrainer(settings) over the shared store with this test's own model and lock dirs."""
+    _, db, store = market
+
+    def make(**settings) -> BatchTrainer:
+        config = validate(settings)
+        return BatchTrainer(db, store, tmp_path / "models", tmp_path / "locks", lambda: config)
+    return make
+
+
+@pytest.fixture(scope="module")
+def sample_rows(market):
+    X, _ = build_dataset(market[2].range("ETHUSDT", "1h"), 1)
+    return X.iloc[-50:]
+
+
+@pytest.fixture
+def inverted_labels(monkeypatch):
+    """Make retrain fit on 1 - y: a challenger that learned the opposite of the truth."""
+    fit = trainer_module.fit_batch_model
+    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+
+
+def test_retrain_pools_symbols_over_the_configured_window_and_scores_the_holdout(make_trainer, market, sample_rows):
+    trainer = make_trainer()
+    assert trainer.active() is None and trainer.versions() == [] and trainer.predict_proba(sample_rows) is None
+    result = trainer.retrain(trigger="test")
+    assert result["version"] == 1 and result["promoted"] and result["champion_metrics"] is None
+    store = market[2]
+    for symbol in SYMBOLS:
+        part = result["by_symbol"][symbol]
+        latest = store.latest(symbol, "1h")["open_time"]
+        assert part["window"][0] >= latest - 90 * 86_400_000  # only the last batch_window_days
+        assert part["window"][1] == latest - HOUR  # the newest bar has no label yet (horizon 1)
+        assert part["rows"] == (part["window"][1] - part["window"][0]) // HOUR + 1  # no gaps in these bars
+    assert result["rows"] == result["rows_train"] + result["rows_holdout"] == sum(
+        p["rows"] for p in result["by_symbol"].values()) - 2  # one purge-gap row per symbol
+    metrics = result["metrics"]
+    assert metrics["n"] == result["rows_holdout"] and 0 < metrics["log_loss"] < 1
+    assert metrics["baseline"]["n"] == metrics["n"]
+    assert metrics["beats_baseline"] == (metrics["log_loss"] <= metrics["baseline"]["log_loss"])
+    active = trainer.active()
+    assert {k: active[k] for k in ("version", "window", "metrics", "rows", "duration_s", "trigger")} == {
+        "version": 1, "window": result["window"], "metrics": metrics, "rows": result["rows"],
+        "duration_s": result["duration_s"], "trigger": "test"}
+    p = trainer.predict_proba(sample_rows)
+    assert p.shape == (50,) and ((p > 0) & (p < 1)).all()
+
+
+def test_holdout_is_the_most_recent_rows_after_a_purge_gap_of_horizon_bars(make_trainer, market):
+    horizon = 3
+    result = make_trainer(label_horizon=horizon).retrain()
+    store = market[2]
+    for symbol in SYMBOLS:
+        part = result["by_symbol"][symbol]
+        times = store.range(symbol, "1h")["open_time"].to_numpy()
+        last_train, first_test = part["train_window"][1], part["holdout_window"][0]
+        label_bar = times[np.searchsorted(times, last_train) + horizon]
+        assert label_bar < first_test  # the last training label was decided before the hold-out began
+        assert first_test - last_train == (horizon + 1) * HOUR  # exactly `horizon` bars left out between
+        assert part["holdout_window"][1] == part["window"][1]  # hold-out = the newest labeled rows
+
+
+def test_champion_is_kept_when_the_challenger_is_worse(make_trainer, monkeypatch, sample_rows):
+    trainer = make_trainer()
+    champion = trainer.retrain()
+    before = trainer.predict_proba(sample_rows)
+    fit = trainer_module.fit_batch_model
+    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    challenger = trainer.retrain()
+    assert not challenger["promoted"] and challenger["champion_version"] == 1
+    # same hold-out rows for both: the champion is scored on the challenger's hold-out
+    assert challenger["champion_metrics"]["n"] == challenger["metrics"]["n"]
+    assert challenger["champion_metrics"]["log_loss"] == pytest.approx(champion["metrics"]["log_loss"])
+    assert challenger["metrics"]["log_loss"] > challenger["champion_metrics"]["log_loss"]
+    assert "kept" in challenger["decision"]
+    assert trainer.active()["version"] == 1
+    np.testing.assert_array_equal(trainer.predict_proba(sample_rows), before)
+    assert [(v["version"], v["active"], v["promoted"]) for v in trainer.versions()] == [(2, False, False),
+                                                                                      (1, True, True)]
+
+
+def test_better_challenger_replaces_a_bad_champion(make_trainer, inverted_labels, monkeypatch):
+    trainer = make_trainer()
+    bad = trainer.retrain()
+    assert bad["promoted"]  # the first model is promoted, even a bad one: better than none
+    assert not bad["metrics"]["beats_baseline"]  # ... and the record says it is worse than the baseline
+    monkeypatch.undo()
+    good = trainer.retrain()
+    assert good["promoted"] and good["metrics"]["log_loss"] < good["champion_metrics"]["log_loss"]
+    assert trainer.active()["version"] == 2
+
+
+def test_rollback_to_previous_and_to_a_given_version(make_trainer, sample_rows):
+    trainer = make_trainer()
+    predictions = {}
+    for days in (60, 75, 90):  # three different models, each promoted or not on merit
+        trainer.config = lambda days=days: validate({"batch_window_days": days})
+        version = trainer.retrain()["version"]
+        trainer.rollback(version)  # force it active so that the history is 1, 2, 3
+        predictions[version] = trainer.predict_proba(sample_rows)
+    assert trainer.active()["version"] == 3
+    assert trainer.rollback()["version"] == 2
+    np.testing.assert_array_equal(trainer.predict_proba(sample_rows), predictions[2])
+    assert trainer.rollback()["version"] == 1
+    with pytest.raises(ValidationError) as err:
+        trainer.rollback()
+    assert err.value.field == "version"
+    assert trainer.rollback(3)["version"] == 3
+    np.testing.assert_array_equal(trainer.predict_proba(sample_rows), predictions[3])
+    for bad in (99, "2", True):
+        with pytest.raises(ValidationError) as err:
+            trainer.rollback(bad)
+        assert err.value.field == "version"
+    assert trainer.active()["version"] == 3  # failed rollbacks changed nothing
+    assert not any(predictions[1] == predictions[3])
+
+
+def test_pruning_keeps_the_newest_files_and_the_active_one(make_trainer, tmp_path, monkeypatch):
+    trainer = make_trainer(batch_keep_versions=2)
+    trainer.retrain()  # v1: champion
+    fit = trainer_module.fit_batch_model
+    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    for _ in range(3):
+        assert not trainer.retrain()["promoted"]  # v2..v4 lose to v1
+    files = sorted(p.name for p in (tmp_path / "models" / "batch").glob("v*.pkl"))
+    assert files == ["v000001.pkl", "v000003.pkl", "v000004.pkl"]  # newest two + the active v1
+    available = {v["version"]: v["available"] for v in trainer.versions()}
+    assert available == {1: True, 2: False, 3: True, 4: True}
+    with pytest.raises(ValidationError) as err:
+        trainer.rollback(2)
+    assert err.value.field == "version" and "2" in err.value.message
+    assert trainer.rollback(4)["version"] == 4
+    monkeypatch.undo()
+    trainer.retrain()  # v5; now v1 is neither active nor among the newest two
+    assert sorted(p.name for p in (tmp_path / "models" / "batch").glob("v*.pkl")) == ["v000004.pkl", "v000005.pkl"]
+
+
+def test_progress_goes_from_0_to_1_monotonically(make_trainer):
+    seen = []
+    make_trainer().retrain(progress=lambda fraction, message: seen.append((fraction, message)))
+    fractions = [f for f, _ in seen]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and len(seen) >= 5
+    assert all(b >= a for a, b in zip(fractions, fractions[1:]))
+    assert all(isinstance(m, str) and m for _, m in seen)
+    assert any("fitting" in m for _, m in seen) and "version 1" in seen[-1][1]
+
+
+def test_too_little_data_is_not_ready_and_changes_nothing(tmp_path):
+    db = Database(tmp_path / "market.db")
+    store = CandleStore(db)
+    store.upsert("BTCUSDT", "1h", load_sample("BTCUSDT").iloc[-300:])  # ~250 labeled rows
+    config = validate({"symbols": ["BTCUSDT", "ETHUSDT"]})
+    trainer = BatchTrainer(db, store, tmp_path / "models", tmp_path / "locks", lambda: config)
+    with pytest.raises(NotReady) as err:
+        trainer.retrain()
+    assert "BTCUSDT: 250, ETHUSDT: 0" in str(err.value)  # 300 bars - 49 warm-up - 1 unknown label
+    assert trainer.active() is None and trainer.versions() == []
+    assert not (tmp_path / "models" / "batch").exists()
+
+
+def test_a_second_concurrent_retrain_is_refused(make_trainer, tmp_path):
+    trainer = make_trainer()
+    with ProcessLock(tmp_path / "locks", "batch_retrain"):
+        with pytest.raises(LockBusy):
+            trainer.retrain()
+    assert trainer.versions() == []
+
+
+def test_a_retrain_in_another_process_is_seen_by_predict_proba(make_trainer, market, tmp_path, sample_rows):
+    trainer = make_trainer()
+    trainer.retrain()
+    before = trainer.predict_proba(sample_rows)
+    child = textwrap.dedent(f"""
+        from engine.batch import BatchTrainer
+        from engine.config import validate
+        from engine.db import Database
+        from engine.store import CandleStore
+        db = Database({str(market[0] / "market.db")!r})
+        config = validate({{"batch_window_days": 45}})
+        trainer = BatchTrainer(db, CandleStore(db), {str(tmp_path / "models")!r}, {str(tmp_path / "locks")!r},
+                               lambda: config)
+        trainer.retrain(trigger="child")
+        trainer.rollback(2)  # make sure it is active whatever the comparison said
+    """)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    subprocess.run([sys.executable, "-c", child], check=True, env=env, cwd=PROJECT, timeout=120)
+    after = trainer.predict_proba(sample_rows)  # the same object, no restart
+    assert trainer.active()["version"] == 2 and trainer.active()["trigger"] == "child"
+    assert not np.array_equal(after, before)
+    fresh = make_trainer()
+    np.testing.assert_array_equal(fresh.predict_proba(sample_rows), after)
+    assert fresh.predict_proba(sample_rows[list(FEATURE_COLUMNS)].to_numpy()).shape == (50,)
