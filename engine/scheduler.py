@@ -87,13 +87,18 @@ class Scheduler:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, run_now: Iterable[str] = ()) -> None:
-        """Start the thread; jobs in ``run_now`` start at once (e.g. the first collection)."""
+        """Start the thread; the jobs in ``run_now`` run at once, one after the other, on a worker
+        thread (e.g. the first collection, then a first batch model trained on it)."""
         if self.running:
             return
         self._stop.clear()
         self.tick()
-        for job in run_now:
-            self.launch(job)
+        run_now = list(run_now)
+        if run_now:
+            first = threading.Thread(target=lambda: [self.runner.run(n, "schedule") for n in run_now],
+                                     name="hls-first-runs", daemon=True)
+            self._workers.update(dict.fromkeys(run_now, first))  # scheduled runs wait for these
+            first.start()
         self._thread = threading.Thread(target=self._loop, name="hls-scheduler", daemon=True)
         self._thread.start()
 

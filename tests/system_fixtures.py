@@ -9,12 +9,11 @@ from api import create_blueprint
 from engine.system import HybridLearningSystem
 
 # replay the bundled candles; a short backfill and small update threshold keep tests fast
-TEST_ENV = {"HLS_DATA_SOURCE": "replay", "HLS_BACKFILL_DAYS": "12", "HLS_MIN_DATA_POINTS_FOR_UPDATE": "20",
-            "HLS_BATCH_WINDOW_DAYS": "30"}
+TEST_ENV = {"HLS_DATA_SOURCE": "replay", "HLS_BACKFILL_DAYS": "12", "HLS_MIN_DATA_POINTS_FOR_UPDATE": "20"}
 
 
-def make_system(data_dir: Path, collect: bool = False) -> HybridLearningSystem:
-    system = HybridLearningSystem(data_dir, environ=dict(TEST_ENV))
+def make_system(data_dir: Path, collect: bool = False, **env: str) -> HybridLearningSystem:
+    system = HybridLearningSystem(data_dir, environ=TEST_ENV | env)
     if collect:
         run = system.run_job("collect", "cli")
         assert run["outcome"] == "ok", run

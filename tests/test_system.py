@@ -1,0 +1,121 @@
+"""HybridLearningSystem: jobs wired to the real components, status from disk, cross-process visibility."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import pytest
+
+from engine.jobs import now_ms
+from tests.system_fixtures import make_system
+
+DAY_MS = 86_400_000
+
+
+def wait_for(condition, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_collect_feeds_buffer_and_pipeline_predicts_and_trades(data_dir):
+    system = make_system(data_dir, collect=True)
+    pending = system.online.pending_count()
+    rows = system.store.counts()
+    assert pending > 0 and {r["symbol"] for r in rows} == {"BTCUSDT", "ETHUSDT"}
+    assert system.run_job("online_update", "cli")["result"]["samples"] == pending
+    retrain = system.run_job("batch_retrain", "cli")
+    assert retrain["outcome"] == "ok" and retrain["result"]["promoted"] is True
+
+    summary = system.pipeline.after_candles({"BTCUSDT": 3, "ETHUSDT": 0})
+    assert set(summary) == {"BTCUSDT"}
+    btc = summary["BTCUSDT"]
+    assert btc["samples_added"] == 0  # already buffered: samples are deduplicated by open time
+    assert btc["prediction"]["status"] == "ok" and btc["prediction"]["ensemble_prediction"] in (0, 1)
+    logged = system.hybrid.history("BTCUSDT")
+    assert logged[0]["open_time"] == system.store.latest("BTCUSDT", "1h")["open_time"]
+    if btc["signal"] is not None:  # a confident call opened a paper trade
+        assert system.trader.trades(symbol="BTCUSDT")
+
+    status = system.status()
+    assert status["batch_model"]["loaded"] and status["batch_model"]["version"] == retrain["result"]["version"]
+    assert status["last_retrain"]["promoted"] is True and status["last_retrain"]["outcome"] == "ok"
+    assert status["buffer"]["pending"] == 0
+    assert "no_batch_model" not in {a["kind"] for a in status["alerts"]}
+    evaluation = system.run_job("evaluate", "cli")
+    assert evaluation["outcome"] == "ok" and "accuracy" in evaluation["result"]
+
+
+def test_failed_job_becomes_an_alert_and_never_raises(data_dir):
+    system = make_system(data_dir, HLS_DATA_SOURCE="live", HLS_BINANCE_BASE_URL="http://127.0.0.1:9")  # closed port
+    system.collector.sleep = lambda s: None  # no back-off waits in the test
+    run = system.run_job("collect", "dashboard")
+    assert run["outcome"] == "error"
+    status = system.status()
+    assert any(a["kind"] == "job_failed" and a["level"] == "danger" and "collect" in a["message"]
+               for a in status["alerts"])
+    assert status["data_collection"]["last_error"]
+    assert status["jobs"]["collect"]["trigger"] == "dashboard"
+
+
+def test_cleanup_keeps_the_batch_window(data_dir):
+    system = make_system(data_dir, collect=True)
+    system.config.update({"candle_retention_days": 30, "batch_window_days": 7, "prediction_retention_days": 1})
+    latest = system.store.latest("BTCUSDT", "1h")["open_time"]
+    run = system.run_job("cleanup", "cli")
+    assert run["outcome"] == "ok" and run["result"]["candles"] > 0  # the replayed bars are years old
+    kept = system.store.range("BTCUSDT", "1h")
+    assert kept["open_time"].iloc[-1] == latest and kept["open_time"].iloc[0] >= latest - 7 * DAY_MS
+    assert len(kept) >= 7 * 24 - 5
+    assert system.jobs.history(job="collect")  # today's job runs are kept
+
+
+def _background_worker(data_dir: str) -> None:
+    """What a Dash background callback does: its own system on the same data dir."""
+    system = make_system(data_dir)
+    system.config.update({"batch_retrain_interval_hours": 2, "ensemble_weight_batch": 0.6})
+    for job in ("online_update", "batch_retrain"):
+        assert system.run_job(job, "dashboard")["outcome"] == "ok"
+
+
+def test_work_done_in_another_process_is_seen_by_the_server_process(data_dir):
+    server = make_system(data_dir, collect=True)
+    server.scheduler.tick()
+    assert server.predict("BTCUSDT")["model_versions"] == {}  # not ready: nothing trained yet
+    before = server.status()
+    assert before["batch_model"]["loaded"] is False and before["last_retrain"] is None
+
+    child = mp.get_context("spawn").Process(target=_background_worker, args=(str(data_dir),))
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+
+    status = server.status()
+    assert status["config"]["ensemble_weight_batch"] == 0.6
+    assert status["batch_model"]["loaded"] and status["last_retrain"]["promoted"] is True
+    assert status["jobs"]["online_update"]["trigger"] == "dashboard"
+    assert status["buffer"]["pending"] == 0
+    assert server.online.stats()["models"]["sgd"]["samples_seen"] > 0
+    prediction = server.predict("btcusdt")
+    assert prediction["status"] == "ok" and prediction["model_versions"]["batch"] == status["batch_model"]["version"]
+    server.scheduler.tick()  # the interval changed by the other process reschedules the retrain
+    assert server.scheduler.next_runs()["batch_retrain"] == pytest.approx(now_ms() + 2 * 3_600_000, abs=5_000)
+
+
+def test_start_runs_the_scheduler_visible_from_other_processes(data_dir):
+    system = make_system(data_dir)
+    other = make_system(data_dir)  # stands in for a CLI `status` in another process
+    assert other.status()["running"] is False
+    system.start()
+    try:
+        wait_for(lambda: other.jobs.last_run("collect") is not None, what="the first collection")
+        status = other.status()
+        assert status["running"] is True and status["jobs"]["collect"]["trigger"] == "schedule"
+        assert status["next_runs"]["collect"] - status["time"] <= 5_000  # replay: collect every few seconds
+        wait_for(lambda: other.jobs.last_run("batch_retrain") is not None, what="the first batch model")
+    finally:
+        system.stop()
+    assert other.status()["running"] is False
+    assert other.status()["next_runs"]["collect"] is None
+    assert other.status()["last_retrain"]["outcome"] == "ok"
