@@ -1,0 +1,107 @@
+"""Live collection from the fake Binance server: backfill, closed bars only, faults, errors, stats."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from engine.binance import BinanceClient
+from engine.collector import Collector
+from engine.config import validate
+from engine.db import Database
+from engine.replay import DAY_MS
+from engine.store import CandleStore
+from tests.fake_binance import FakeBinance
+
+H = 3_600_000
+N = 3000  # bars the fake serves per symbol
+
+
+@pytest.fixture(scope="module")
+def served(btc_candles):
+    return btc_candles.iloc[:N].reset_index(drop=True)
+
+
+@pytest.fixture
+def fake(served):
+    with FakeBinance({"BTCUSDT": served}) as server:
+        yield server
+
+
+def make(data_dir, fake, sleeps, timeout=3.0, **settings):
+    settings = validate({"binance_base_url": fake.url, "data_source": "live", "symbols": ["BTCUSDT"], **settings})
+    client = BinanceClient(fake.url, timeout=timeout, sleep=sleeps.append)
+    return Collector(CandleStore(Database(data_dir / "market.db")), lambda: settings, client=client)
+
+
+def test_backfill_then_incremental_closed_bars_only(data_dir, fake, served):
+    fake.now_ms = int(served["open_time"].iat[2000]) + 20 * 60_000  # 20 minutes into bar 2000
+    collector = make(data_dir, fake, [])
+    assert collector.backfill(days=30) == {"BTCUSDT": 719}  # bars opening from now - 30 days on
+    stored = collector.store.range("BTCUSDT", "1h")
+    pd.testing.assert_frame_equal(stored, served.iloc[1281:2000].reset_index(drop=True))
+    assert collector.collect_once() == {"BTCUSDT": 0}  # bar 2000 is still open
+    fake.now_ms += 45 * 60_000
+    assert collector.collect_once() == {"BTCUSDT": 1}  # now closed: stored with its final values
+    assert collector.store.latest("BTCUSDT", "1h") == {c: served[c].iat[2000].item() for c in served.columns}
+    fake.now_ms += 5 * H
+    assert collector.collect_once() == {"BTCUSDT": 5}
+    assert collector.store.counts()[0]["rows"] == 725
+    stats = collector.stats()
+    assert stats["source"] == "live" and not stats["replaying"] and stats["errors"] == 0
+    assert stats["requests"] == sum(fake.hits.values()) and stats["weight_used"] > 0
+    assert stats["symbols"]["BTCUSDT"]["rows"] == 725
+
+
+def test_backfill_extends_history_without_refetching_it(data_dir, fake, served):
+    collector = make(data_dir, fake, [])
+    progress = []
+    collector.backfill(days=10, progress=lambda *a: progress.append(a))
+    assert progress[-1][:2] == ("BTCUSDT", 240)
+    before = fake.hits["/api/v3/klines"]
+    assert collector.backfill(days=100) == {"BTCUSDT": 2160}  # 90 older days fetched
+    assert collector.backfill(days=100) == {"BTCUSDT": 0}
+    assert collector.store.counts()[0]["rows"] == 2400
+    assert fake.hits["/api/v3/klines"] - before <= 5
+
+
+FAULTS = {
+    "429": dict(status=429, retry_after=1),
+    "418": dict(status=418, retry_after=2),
+    "500": dict(status=500, body={}),
+    "timeout": dict(delay=1.5),  # the client's timeout is 0.5 s in this case
+    "malformed": dict(malformed=True),
+    "short page": dict(short=17),
+    "overlap": dict(overlap=300),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_every_bar_stored_exactly_once_after_a_fault(data_dir, fake, served, fault):
+    sleeps = []
+    collector = make(data_dir, fake, sleeps, timeout=0.5 if fault == "timeout" else 3.0)
+    fake.fail("/api/v3/klines", times=2, **FAULTS[fault])
+    collector.backfill(days=N)
+    fake.fail("/api/v3/time", **FAULTS[fault])
+    assert collector.collect_once() == {"BTCUSDT": 0}
+    pd.testing.assert_frame_equal(collector.store.range("BTCUSDT", "1h"), served)
+    assert collector.stats()["errors"] == 0
+    assert bool(sleeps) == (fault not in ("short page", "overlap"))
+
+
+def test_invalid_symbol_is_reported_not_skipped(data_dir, fake):
+    collector = make(data_dir, fake, [], symbols=["BTCUSDT", "NOPEUSDT"])
+    assert collector.backfill(days=2) == {"BTCUSDT": 48}
+    stats = collector.stats()
+    assert stats["errors"] == 1 and "-1121" in stats["last_error"]["text"]
+    assert "Invalid symbol." in stats["symbols"]["NOPEUSDT"]["error"]
+    assert stats["symbols"]["BTCUSDT"]["error"] is None
+
+
+def test_auto_uses_binance_when_it_answers(data_dir, fake, served):
+    collector = make(data_dir, fake, [], data_source="auto")
+    assert collector.source == "live"
+    collector.collect_once()  # no history yet: the last backfill_days (30) are fetched
+    assert collector.store.counts()[0]["rows"] == 30 * 24
+    assert "reachable" in collector.stats()["source_reason"]
+    assert collector.store.latest("BTCUSDT", "1h")["open_time"] == int(served["open_time"].iat[-1])
+    assert collector.store.range("BTCUSDT", "1h")["open_time"].iat[0] == fake.now_ms - 30 * DAY_MS

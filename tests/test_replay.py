@@ -1,0 +1,125 @@
+"""Replay: clock-driven, closed candles only, persisted position, exhaustion, fallback from Binance."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from engine.collector import CollectError, Collector
+from engine.config import validate
+from engine.db import Database
+from engine.replay import DAY_MS, ReplayClock, ReplaySource
+from engine.store import CandleStore
+from tests.fake_binance import closed_port
+
+H = 3_600_000
+
+
+def ms(text: str) -> int:
+    return int(pd.Timestamp(text, tz="UTC").value // 1_000_000)
+
+
+class Harness:
+    """A collector on a fresh data dir whose replay clock the test moves by hand."""
+
+    def __init__(self, data_dir, **settings):
+        self.t = [1000.0]
+        self.settings = validate({"binance_base_url": f"http://127.0.0.1:{closed_port()}",
+                                  "replay_speed": 3600.0, **settings})
+        self.store = CandleStore(Database(data_dir / "market.db"))
+        self.collector = self.new_collector()
+
+    def new_collector(self) -> Collector:
+        """Another collector on the same data dir, as after a restart."""
+        return Collector(self.store, lambda: self.settings, clock=ReplayClock(
+            lambda: self.settings["replay_speed"], now=lambda: self.t[0]))
+
+    def wait(self, seconds: float) -> dict:
+        self.t[0] += seconds
+        return self.collector.collect_once()
+
+
+def test_clock_drives_the_replay_and_releases_closed_candles_only(data_dir, btc_candles):
+    h = Harness(data_dir, data_source="replay", symbols=["BTCUSDT"])
+    first = int(btc_candles["open_time"].iat[0])
+    assert h.collector.backfill(days=10) == {"BTCUSDT": 240}
+    assert h.store.latest("BTCUSDT", "1h")["open_time"] == first + 10 * DAY_MS - H
+    assert h.wait(0.5) == {"BTCUSDT": 0}  # half a market hour: the next bar is still open
+    assert h.wait(0.5) == {"BTCUSDT": 1}
+    assert h.wait(2.0) == {"BTCUSDT": 2}
+    position = h.collector.stats()["replay"]["symbols"]["BTCUSDT"]["position_ms"]
+    assert position == first + 10 * DAY_MS + 3 * H
+    stored = h.store.range("BTCUSDT", "1h")
+    assert (stored["close_time"] < position).all()
+    pd.testing.assert_frame_equal(stored, btc_candles.iloc[:243].reset_index(drop=True))
+    h.settings = dict(h.settings, replay_speed=7200.0)  # config changes apply on the next tick
+    assert h.wait(1.0) == {"BTCUSDT": 2}
+    stats = h.collector.stats()
+    assert stats["source"] == "replay" and stats["replaying"] and stats["symbols"]["BTCUSDT"]["lag_ms"] == 0
+
+
+def test_restart_continues_where_it_stopped(data_dir):
+    h = Harness(data_dir, data_source="replay")
+    h.collector.backfill(days=3)
+    h.wait(5.0)
+    rows = {c["symbol"]: c["rows"] for c in h.store.counts()}
+    assert rows == {"BTCUSDT": 77, "ETHUSDT": 77}
+    h.collector = h.new_collector()  # a new process: positions come from the database
+    assert h.collector.collect_once() == {"BTCUSDT": 0, "ETHUSDT": 0}
+    assert h.wait(1.0) == {"BTCUSDT": 1, "ETHUSDT": 1}
+    assert h.collector.backfill(days=3) == {"BTCUSDT": 0, "ETHUSDT": 0}  # backfill does not rewind
+
+
+def test_a_bar_closing_before_it_opens_is_not_released_early(data_dir):
+    store = CandleStore(Database(data_dir / "market.db"))
+    replay = ReplaySource(store, ReplayClock(1.0))
+    first = ms("2017-08-17 04:00")
+    start = first + 1221 * DAY_MS
+    assert store.latest("BTCUSDT", "1h") is None
+    replay.backfill("BTCUSDT", "1h", 1221)
+    target = ms("2020-12-21 14:30")  # the 14:00 bar says it closed at 13:59:59 but it opened at 14:00
+    replay.collect_once("BTCUSDT", "1h", target - start, 1221)
+    assert store.latest("BTCUSDT", "1h")["open_time"] == ms("2020-12-21 13:00")
+    replay.collect_once("BTCUSDT", "1h", ms("2020-12-21 15:00") - target, 1221)
+    assert store.latest("BTCUSDT", "1h")["open_time"] == ms("2020-12-21 14:00")
+
+
+def test_exhausted_sample_is_reported_and_nothing_more_is_added(data_dir, btc_candles):
+    h = Harness(data_dir, data_source="replay", symbols=["BTCUSDT"], replay_speed=1e7)
+    h.collector.backfill(days=1)
+    h.wait(20.0)  # 2300 market days: past the end of the sample
+    assert h.store.counts()[0]["rows"] == len(btc_candles)
+    assert h.wait(100.0) == {"BTCUSDT": 0}
+    replay = h.collector.stats()["replay"]
+    assert replay["exhausted"] == ["BTCUSDT"] and "exhausted" in replay["message"]
+    assert replay["symbols"]["BTCUSDT"]["position_ms"] == replay["symbols"]["BTCUSDT"]["sample_end_ms"]
+
+
+def test_auto_falls_back_to_replay_when_binance_is_unreachable(data_dir):
+    h = Harness(data_dir, data_source="auto", symbols=["BTCUSDT"])
+    assert h.collector.source == "replay"
+    h.collector.backfill(days=2)
+    stats = h.collector.stats()
+    assert stats["source"] == "replay" and "unreachable" in stats["source_reason"]
+    assert "Connection refused" in stats["source_reason"] and stats["errors"] == 0
+    assert h.new_collector().stats()["source"] == "replay"  # another process sees it too
+
+
+def test_live_never_falls_back_and_reports_the_error(data_dir):
+    h = Harness(data_dir, data_source="live", symbols=["BTCUSDT", "ETHUSDT"])
+    h.collector.client.retries = 0
+    with pytest.raises(CollectError, match="refused"):
+        h.collector.collect_once()
+    stats = h.collector.stats()
+    assert stats["source"] == "live" and stats["errors"] == 2 and h.store.counts() == []
+    assert "refused" in stats["last_error"]["text"] and "refused" in stats["symbols"]["ETHUSDT"]["error"]
+
+
+def test_replay_problems_are_reported_per_symbol(data_dir):
+    h = Harness(data_dir, data_source="replay", symbols=["BTCUSDT", "SOLUSDT"])
+    assert h.collector.backfill(days=1) == {"BTCUSDT": 24}
+    stats = h.collector.stats()
+    assert "no bundled replay data for SOLUSDT" in stats["symbols"]["SOLUSDT"]["error"]
+    assert stats["symbols"]["BTCUSDT"]["error"] is None and stats["errors"] == 1
+    h.settings = dict(h.settings, interval="4h")
+    with pytest.raises(CollectError, match="only 1h"):
+        h.collector.collect_once()
