@@ -173,7 +173,7 @@ def test_learners_get_good_on_a_learnable_problem():
             accuracy[name].append(r["accuracy"])
     for name in MODEL_NAMES:
         assert accuracy[name][0] is None
-        assert np.mean(accuracy[name][-10:]) > 0.85, name
+        assert np.mean(accuracy[name][-10:]) > 0.8, name
         assert ol.counters[name]["scored"] == 2350
 
 

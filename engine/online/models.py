@@ -37,7 +37,7 @@ class LogisticSGD(_Linear):
     """Logistic regression by SGD with a constant rate: it stays calibrated and keeps adapting
     (the default "optimal" schedule is badly calibrated; "adaptive" does nothing under partial_fit)."""
 
-    def __init__(self, eta0: float = 0.01, alpha: float = 1e-4, random_state: int = 0):
+    def __init__(self, eta0: float = 0.003, alpha: float = 1e-4, random_state: int = 0):
         self.estimator = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=eta0, alpha=alpha,
                                        random_state=random_state)
 
@@ -75,7 +75,7 @@ class OnlineMLP:
     """MLP (ReLU hidden layers, adam) learning one pass per ``partial_fit`` in small minibatches
     (adam: sgd + "adaptive" freezes; minibatches so one pass over a batch takes a few steps)."""
 
-    def __init__(self, hidden_layer_sizes=(50, 25), learning_rate_init: float = 0.003, minibatch: int = 16,
+    def __init__(self, hidden_layer_sizes=(50, 25), learning_rate_init: float = 0.001, minibatch: int = 16,
                  random_state: int = 0):
         self.minibatch = minibatch
         self.estimator = MLPClassifier(hidden_layer_sizes=hidden_layer_sizes, solver="adam",
