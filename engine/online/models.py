@@ -20,6 +20,11 @@ def _two_columns(p_up: np.ndarray) -> np.ndarray:
     return np.column_stack([1.0 - p_up, p_up])
 
 
+def _learn(estimator, fitted: bool, X: np.ndarray, y: np.ndarray, classes) -> None:
+    """partial_fit, naming the classes only on the first call (sklearn re-checks them each time it gets them)."""
+    estimator.partial_fit(X, y, classes=None if fitted else classes)
+
+
 class _Linear:
     """Shared by the linear models: the fitted margin w·x + b."""
 
@@ -45,7 +50,7 @@ class LogisticSGD(_Linear):
         return _two_columns(sigmoid(self.decision_function(X)))
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray, classes=CLASSES) -> "LogisticSGD":
-        self.estimator.partial_fit(X, y, classes=classes)
+        _learn(self.estimator, self.fitted, X, y, classes)
         return self
 
 
@@ -67,7 +72,7 @@ class PassiveAggressiveProba(_Linear):
     def partial_fit(self, X: np.ndarray, y: np.ndarray, classes=CLASSES) -> "PassiveAggressiveProba":
         if self.fitted:
             self.calibrator.update(self.decision_function(X), y)
-        self.estimator.partial_fit(X, y, classes=classes)
+        _learn(self.estimator, self.fitted, X, y, classes)
         return self
 
 
@@ -82,6 +87,10 @@ class OnlineMLP:
                                        learning_rate_init=learning_rate_init, batch_size=minibatch,
                                        random_state=random_state)
 
+    @property
+    def fitted(self) -> bool:
+        return hasattr(self.estimator, "coefs_")
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         net = self.estimator
         a = X
@@ -91,7 +100,7 @@ class OnlineMLP:
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray, classes=CLASSES) -> "OnlineMLP":
         self.estimator.batch_size = min(self.minibatch, len(X))  # sklearn warns when it has to clip
-        self.estimator.partial_fit(X, y, classes=classes)
+        _learn(self.estimator, self.fitted, X, y, classes)
         return self
 
 
