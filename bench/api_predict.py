@@ -75,8 +75,13 @@ def serve(system):
 
     app = Flask("bench")
     app.register_blueprint(create_blueprint(system))
-    WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as browsers and clients use
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    class QuietHandler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as browsers and clients use
+
+        def log_request(self, *args):  # no access log on the measured path
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -8,6 +8,7 @@ workers, ``python -m engine ...``): all state lives in SQLite and versioned file
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Callable
 
 from engine import paths
@@ -26,6 +27,7 @@ from engine.trading import PaperTrader
 
 DAY_MS = 86_400_000
 INTERVAL_MS = {"m": 60_000, "h": 3_600_000, "d": DAY_MS}
+PREDICT_CACHE_S = 1.0  # API predictions may be this old (other processes' model updates)
 STALE_BARS = 3  # live data this many bars behind raises a "data_stale" alert
 Progress = Callable[[float, str], None]
 
@@ -57,6 +59,7 @@ class HybridLearningSystem:
                            ("cleanup", self.cleanup)):
             self.jobs.register(name, func)
         self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay")
+        self._predictions: dict[str, tuple[float, dict, dict]] = {}  # symbol -> (monotonic, config, answer)
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -71,7 +74,10 @@ class HybridLearningSystem:
 
     def run_job(self, name: str, trigger: str = "api", **options: Any) -> dict:
         """Run a job now in this thread (e.g. progress=callable for retrain); returns its run record."""
-        return self.jobs.run(name, trigger, **options)
+        try:
+            return self.jobs.run(name, trigger, **options)
+        finally:
+            self._predictions.clear()
 
     # --- jobs --------------------------------------------------------------------------------
     def collect(self) -> dict:
@@ -118,8 +124,18 @@ class HybridLearningSystem:
         return symbol.strip().upper()
 
     def predict(self, symbol: str) -> dict:
-        """The ensemble's current call for ``symbol`` (not logged: the collect pipeline logs predictions)."""
-        return self.hybrid.predict(self.check_symbol(symbol), store_prediction=False)
+        """The ensemble's current call for ``symbol`` (not logged: the collect pipeline logs predictions).
+
+        Served from a per-symbol cache for up to PREDICT_CACHE_S (a prediction changes only with a new
+        candle, model or setting); a config change or a job run in this process refreshes it at once.
+        """
+        symbol, cfg = self.check_symbol(symbol), self.config.current()
+        hit = self._predictions.get(symbol)
+        if hit is not None and hit[1] == cfg and time.monotonic() - hit[0] < PREDICT_CACHE_S:
+            return dict(hit[2])
+        out = self.hybrid.predict(symbol, store_prediction=False)
+        self._predictions[symbol] = (time.monotonic(), cfg, out)
+        return dict(out)
 
     def data_collection(self) -> dict:
         cfg = self.config.current()

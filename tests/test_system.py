@@ -119,3 +119,14 @@ def test_start_runs_the_scheduler_visible_from_other_processes(data_dir):
     assert other.status()["running"] is False
     assert other.status()["next_runs"]["collect"] is None
     assert other.status()["last_retrain"]["outcome"] == "ok"
+
+
+def test_predictions_follow_config_changes_at_once(data_dir):
+    system = make_system(data_dir, collect=True)
+    system.run_job("online_update", "cli")
+    system.run_job("batch_retrain", "cli")
+    first = system.predict("BTCUSDT")
+    assert first["weights"]["batch"] == pytest.approx(0.7)
+    system.config.update({"ensemble_weight_batch": 0.2})
+    assert system.predict("ethusdt")["weights"]["batch"] == pytest.approx(0.2)
+    assert system.predict("BTCUSDT")["weights"]["batch"] == pytest.approx(0.2)
