@@ -97,10 +97,11 @@ class Collector:
 
     def collect_once(self) -> dict[str, int]:
         """Store the bars that closed since the last stored one; returns new bars per symbol."""
-        days = self.config()["backfill_days"]
+        cfg = self.config()
+        days = cfg["backfill_days"]
         if self.source == "replay":
-            elapsed = self.replay.clock.advance()
-            return self._each(None, lambda s, i: self.replay.collect_once(s, i, elapsed, days))
+            max_gap_s = 2 * 60 * cfg["data_collection_interval_minutes"]  # downtime is not fast-forwarded
+            return self._each(None, lambda s, i: self.replay.collect_once(s, i, days, max_gap_s))
 
         def one(symbol: str, interval: str, now: int) -> int:
             latest = self.store.latest(symbol, interval)

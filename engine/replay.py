@@ -3,8 +3,9 @@
 Each symbol has its own market clock position, persisted in ``replay_position`` (a restart
 continues where it stopped). It begins ``days`` after the sample's first bar (backfill stores
 those first days); :class:`ReplayClock` turns real time into market time (``replay_speed``
-market seconds per real second) and ``collect_once`` stores the bars that have closed by the
-new position. A bar counts as closed once both its close_time and open_time + interval - 1
+market seconds per real second) and ``collect_once`` advances the position by the real time
+since the symbol's last update (capped, so downtime is not fast-forwarded) and stores the bars
+that have closed by the new position. A bar counts as closed once both its close_time and open_time + interval - 1
 are before the position (so the quirk bar that "closes before it opens" is not released
 early). When the position passes the last bar the sample is exhausted: nothing more is added,
 and ``status()`` says so. Only the interval of the sample (1h) can be replayed.
@@ -36,25 +37,19 @@ MIGRATIONS = [
 
 
 class ReplayClock:
-    """Market time for a replay: ``advance()`` returns market ms elapsed since the previous call
-    (or since construction), at ``speed`` market seconds per real second; ``now`` is injectable.
+    """Market time for a replay: ``speed`` market seconds per real second; ``now`` (real seconds) is injectable.
 
-    >>> t = [0.0]
-    >>> clock = ReplayClock(speed=3600, now=lambda: t[0])
-    >>> t[0] = 2.0
-    >>> clock.advance()  # two real seconds = two market hours
+    >>> clock = ReplayClock(speed=3600, now=lambda: 0.0)
+    >>> clock.market_ms(2.0)  # two real seconds = two market hours
     7200000
     """
 
     def __init__(self, speed: float | Callable[[], float] = 1800.0, now: Callable[[], float] = time.time):
         self.speed = speed if callable(speed) else (lambda: speed)
         self.now = now
-        self._last = now()
 
-    def advance(self) -> int:
-        t = self.now()
-        elapsed, self._last = max(0.0, t - self._last), t
-        return int(round(elapsed * float(self.speed()) * 1000))
+    def market_ms(self, real_seconds: float) -> int:
+        return int(round(max(0.0, real_seconds) * float(self.speed()) * 1000))
 
 
 @lru_cache(maxsize=None)
@@ -79,18 +74,27 @@ class ReplaySource:
         start = int(bars["open_time"].iat[0]) + int(days) * DAY_MS
         return self._release(symbol, interval, 0, start if position is None else max(position, start))
 
-    def collect_once(self, symbol: str, interval: str, elapsed_ms: int, days: int) -> int:
-        """Advance this symbol by ``elapsed_ms`` market time (starting it ``days`` in if new); store closed bars."""
-        position = self.position(symbol, interval)
-        if position is None:
-            return self.backfill(symbol, interval, days)
+    def collect_once(self, symbol: str, interval: str, days: int, max_gap_s: float) -> int:
+        """Advance this symbol by the real time since its last update (at most ``max_gap_s``, so a
+        restart resumes rather than jumps) in market time; store the bars closed by then.
+        A symbol not started yet starts ``days`` into its sample."""
         self._check(symbol, interval)
-        return self._release(symbol, interval, position, position + int(elapsed_ms))
+        row = self._row(symbol, interval)
+        if row is None:
+            return self.backfill(symbol, interval, days)
+        position, updated_ms = row
+        real = min(self.clock.now() - updated_ms / 1000, max_gap_s)
+        return self._release(symbol, interval, position, position + self.clock.market_ms(real))
 
     def position(self, symbol: str, interval: str) -> int | None:
+        row = self._row(symbol, interval)
+        return None if row is None else row[0]
+
+    def _row(self, symbol: str, interval: str) -> tuple[int, int] | None:
         row = self.store.db.connect().execute(
-            "SELECT position_ms FROM replay_position WHERE symbol=? AND interval=?", (symbol, interval)).fetchone()
-        return None if row is None else int(row[0])
+            "SELECT position_ms, updated_ms FROM replay_position WHERE symbol=? AND interval=?",
+            (symbol, interval)).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
 
     def status(self, symbol: str, interval: str) -> dict | None:
         """{"position_ms", "sample_start_ms", "sample_end_ms", "exhausted"} or None if not started."""
@@ -117,5 +121,5 @@ class ReplaySource:
             conn.execute(
                 "INSERT INTO replay_position (symbol, interval, position_ms, updated_ms) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (symbol, interval) DO UPDATE SET position_ms=excluded.position_ms, "
-                "updated_ms=excluded.updated_ms", (symbol, interval, max(new, old), int(time.time() * 1000)))
+                "updated_ms=excluded.updated_ms", (symbol, interval, max(new, old), int(self.clock.now() * 1000)))
         return stored

@@ -71,16 +71,23 @@ def test_restart_continues_where_it_stopped(data_dir):
 
 def test_a_bar_closing_before_it_opens_is_not_released_early(data_dir):
     store = CandleStore(Database(data_dir / "market.db"))
-    replay = ReplaySource(store, ReplayClock(1.0))
-    first = ms("2017-08-17 04:00")
-    start = first + 1221 * DAY_MS
-    assert store.latest("BTCUSDT", "1h") is None
+    t = [0.0]
+    replay = ReplaySource(store, ReplayClock(1.0, now=lambda: t[0]))  # market time = real time
+    start = ms("2017-08-17 04:00") + 1221 * DAY_MS
     replay.backfill("BTCUSDT", "1h", 1221)
-    target = ms("2020-12-21 14:30")  # the 14:00 bar says it closed at 13:59:59 but it opened at 14:00
-    replay.collect_once("BTCUSDT", "1h", target - start, 1221)
+    t[0] += (ms("2020-12-21 14:30") - start) / 1000  # the 14:00 bar says it closed at 13:59:59.999
+    replay.collect_once("BTCUSDT", "1h", 1221, max_gap_s=1e9)
     assert store.latest("BTCUSDT", "1h")["open_time"] == ms("2020-12-21 13:00")
-    replay.collect_once("BTCUSDT", "1h", ms("2020-12-21 15:00") - target, 1221)
+    t[0] += 1800
+    replay.collect_once("BTCUSDT", "1h", 1221, max_gap_s=1e9)
     assert store.latest("BTCUSDT", "1h")["open_time"] == ms("2020-12-21 14:00")
+
+
+def test_downtime_is_not_fast_forwarded(data_dir):
+    h = Harness(data_dir, data_source="replay", symbols=["BTCUSDT"], data_collection_interval_minutes=0.05)
+    h.collector.backfill(days=1)
+    assert h.wait(2.0) == {"BTCUSDT": 2}
+    assert h.wait(3600.0) == {"BTCUSDT": 6}  # a long stop resumes with at most 2 intervals (6 s) of replay
 
 
 def test_exhausted_sample_is_reported_and_nothing_more_is_added(data_dir, btc_candles):
