@@ -7,6 +7,7 @@ loopback (``api.security.check_bind`` stops such a start earlier).
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from flask import Blueprint, jsonify, request
 
@@ -16,8 +17,13 @@ from api.security import bearer_ok, is_loopback
 from engine.errors import NotReady, ValidationError
 from engine.jobs import json_safe
 
-ROUTE_MODULES = ("api.routes", "api.trading")  # modules whose @route functions make up the API
 OPENAPI_PATH = "/ml/openapi.json"
+
+
+def route_modules() -> list[str]:
+    """Every module of this package: the @route functions in them make up the API (api/routes.py,
+    api/trading.py, ...), so adding an endpoint is adding a decorated function, nothing else."""
+    return [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)]
 
 
 def _error(status: int, field: str, message: str):
@@ -40,7 +46,7 @@ def _view(system, r: Route, token: str | None):
 
 def create_blueprint(system, token: str | None = None) -> Blueprint:
     """The /ml/... endpoints for ``system`` (a HybridLearningSystem) and /ml/openapi.json."""
-    for module in ROUTE_MODULES:
+    for module in route_modules():
         importlib.import_module(module)
     bp = Blueprint("ml_api", __name__)
     for r in ROUTES:

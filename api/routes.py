@@ -2,8 +2,9 @@
 
 A view takes the HybridLearningSystem and returns a dict (200) or (dict, status). Bad input
 raises engine.errors.ValidationError, answered 400 {"error", "field"} by the blueprint. To add
-endpoints from another module, decorate functions with ``@route`` there and list the module
-in ``api.ROUTE_MODULES``; the OpenAPI description picks them up from ROUTES.
+endpoints from another module of the ``api`` package (e.g. api/trading.py), decorate functions
+with ``@route`` there: create_blueprint imports every module of the package, and the OpenAPI
+description is built from the same ROUTES list.
 """
 from __future__ import annotations
 
