@@ -63,6 +63,7 @@ BAD_SINGLE = [
     ({"features": one() | {"atr": None}}, "features.atr"),
     ({"features": one() | {"macd": float("nan")}}, "features.macd"),
     ({"features": one() | {"macd": float("inf")}}, "features.macd"),
+    ({"features": one() | {"macd": 10 ** 400}}, "features.macd"),
     ({"features": [1.0] * 23}, "features"),
     ({"target": 0.5}, "target"),
     ({"target": True}, "target"),
@@ -77,6 +78,7 @@ BAD_SINGLE = [
     ({"open_time": "1700000000000"}, "open_time"),
     ({"open_time": True}, "open_time"),
     ({"open_time": 1.5e12}, "open_time"),
+    ({"open_time": 1_700_000_000_000_000}, "open_time"),  # microseconds
 ]
 
 

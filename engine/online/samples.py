@@ -6,7 +6,7 @@ Rules (each failure raises ValidationError naming the field):
 - target: 0 or 1 as an int, or the floats 0.0 / 1.0 (JSON and label series give those);
   rejected: bools (True is almost always a client's type slip), strings like "1", 0.5, NaN.
 - symbol: a string in config ``symbols``, matched case-insensitively, returned upper-case.
-- source: one of SOURCES. open_time: None or a non-negative int epoch-ms (not a bool).
+- source: one of SOURCES. open_time: None or an int epoch-ms (not a bool, not negative, not µs).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from engine.candles import MICROS_THRESHOLD
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
 
@@ -41,9 +42,13 @@ def check_features(features) -> list[float]:
         value = features[name]
         if not _is_number(value):
             raise ValidationError(f"features.{name}", f"must be a number, got {type(value).__name__}")
-        if not np.isfinite(float(value)):
+        try:
+            value = float(value)
+        except OverflowError:
+            value = float("inf")
+        if not np.isfinite(value):
             raise ValidationError(f"features.{name}", "must be finite")
-        values.append(float(value))
+        values.append(value)
     return values
 
 
@@ -69,7 +74,8 @@ def check_source(source) -> str:
 def check_open_time(open_time, field: str = "open_time") -> int | None:
     if open_time is None:
         return None
-    if not isinstance(open_time, numbers.Integral) or isinstance(open_time, (bool, np.bool_)) or open_time < 0:
+    if (not isinstance(open_time, numbers.Integral) or isinstance(open_time, (bool, np.bool_))
+            or not 0 <= open_time < MICROS_THRESHOLD):
         raise ValidationError(field, f"must be an epoch-millisecond integer or null, got {open_time!r}")
     return int(open_time)
 
