@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import NotReady, ValidationError
-from engine.features import FEATURE_COLUMNS, WARMUP_BARS, latest_features
+from engine.features import FEATURE_COLUMNS, HISTORY_BARS, latest_features
 from engine.metrics import to_prediction
 from engine.predictions import PredictionLog
 
 ONLINE_MODELS = ("sgd", "passive_aggressive", "mlp_online")
-TAIL_BARS = WARMUP_BARS + 10  # candles read per prediction: the warm-up plus a margin
 
 
 def combine(online_probs: dict, batch_prob, weights: dict) -> dict:
@@ -75,7 +74,7 @@ class HybridEnsemble:
         cached = self._rows.get((symbol, interval))
         if cached is not None and cached[0] == int(latest["open_time"]):
             return cached
-        open_time, features = latest_features(self.store.tail(symbol, interval, TAIL_BARS))
+        open_time, features = latest_features(self.store.tail(symbol, interval, HISTORY_BARS))
         row = pd.DataFrame([[features[c] for c in FEATURE_COLUMNS]], columns=list(FEATURE_COLUMNS))
         cached = (int(open_time), features, row, float(latest["close"]))
         self._rows[(symbol, interval)] = cached
