@@ -27,8 +27,7 @@ def batch_metrics(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def new_counter() -> dict:
     """A model's counters before it learned anything."""
-    return {"samples_seen": 0, "scored": 0, "correct": 0, "log_loss_sum": 0.0, "drifts": 0,
-            "last_accuracy": None, "last_log_loss": None, "drift": False}
+    return {"samples_seen": 0, "scored": 0, "correct": 0, "log_loss_sum": 0.0, "drift": False, "drifts": 0}
 
 
 class OnlineLearners:
@@ -36,7 +35,8 @@ class OnlineLearners:
 
     Each batch is first scored by every trained model (and by its drift detector, on the 0/1
     errors), then the scaler and the models learn it. Counters per model: ``samples_seen``
-    (learned since its last reset), ``scored``/``correct``/``log_loss_sum`` (prequential, since reset).
+    (learned since its last reset), ``scored``/``correct``/``log_loss_sum`` (prequential, since reset),
+    ``drift`` (its detector fired on the last batch), ``drifts`` (how often).
 
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 3)); y = (X[:, 0] > 0).astype(int)
@@ -105,7 +105,6 @@ class OnlineLearners:
                 c["scored"] += len(y)
                 c["correct"] += round(accuracy * len(y))
                 c["log_loss_sum"] += log_loss * len(y)
-                c["last_accuracy"], c["last_log_loss"] = accuracy, log_loss
                 c["drift"] = self.detectors[name].update_many((p >= 0.5) != (y == 1)).drift_detected
                 c["drifts"] += c["drift"]
             results[name] = {"accuracy": accuracy, "log_loss": log_loss, "n": len(y), "drift": c["drift"]}
