@@ -184,8 +184,8 @@ def latest_features(candles: pd.DataFrame, backend: str = "auto") -> tuple[int, 
 
     Raises NotReady with fewer than WARMUP_BARS + 1 candles.
     """
-    if len(candles) <= WARMUP_BARS:
-        raise NotReady(f"features need {WARMUP_BARS + 1} candles, got {len(candles)}")
     times, o, h, l, c, v = _arrays(candles, last=HISTORY_BARS)
+    if len(times) <= WARMUP_BARS:
+        raise NotReady(f"features need {WARMUP_BARS + 1} candles, got {len(times)}")
     row = _feature_matrix(load_backend(backend), o, h, l, c, v)[:, -1]
     return int(times[-1]), dict(zip(FEATURE_COLUMNS, row.tolist()))

@@ -166,12 +166,12 @@ def _extremes(high: np.ndarray, low: np.ndarray, period: int) -> tuple[np.ndarra
 
 
 def _position(numerator: np.ndarray, spread: np.ndarray, scale: float, out: np.ndarray) -> None:
-    """out = scale * numerator / spread, 0 where the spread is 0 (TA-Lib's flat-range value);
-    ``numerator`` is scaled in place and may be ``out`` itself."""
-    numerator *= scale
+    """out = numerator / spread * scale (TA-Lib's rounding), 0 where the spread is 0 (TA-Lib's
+    flat-range value); ``out`` may be ``numerator`` itself."""
     valid = spread != 0
     np.divide(numerator, spread, out=out, where=valid)
     np.copyto(out, 0.0, where=~valid)
+    out *= scale
 
 
 def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray,
