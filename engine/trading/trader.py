@@ -14,7 +14,6 @@ SHORT with PnL > 0 -> 0 ("down was right"); SHORT with PnL <= 0 -> 1 ("down was 
 from __future__ import annotations
 
 import logging
-import math
 import numbers
 import time
 from typing import Any, Callable, Mapping
@@ -26,6 +25,7 @@ from engine.config import SYMBOL
 from engine.db import Database
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
+from engine.online.samples import check_features
 from engine.trading.ledger import TradeLedger
 from engine.trading.signals import DIRECTIONS, LONG, signal_side
 from engine.trading.simulator import TradeRules, entry_fill, find_exit, levels, settle
@@ -42,19 +42,6 @@ def learning_target(side: str, pnl: float) -> int:
     [1, 0, 0, 1]
     """
     return int((pnl > 0) == (side == LONG))
-
-
-def validate_features(features: Any) -> dict[str, float]:
-    """The FEATURE_COLUMNS of ``features`` as finite floats, or ValidationError naming the first bad one."""
-    if not isinstance(features, Mapping):
-        raise ValidationError("features", "must be an object with the feature values")
-    out = {}
-    for name in FEATURE_COLUMNS:
-        value = features.get(name)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise ValidationError(f"features.{name}", "must be a finite number")
-        out[name] = float(value)
-    return out
 
 
 def _validate_bar(prediction: Mapping[str, Any]) -> tuple[str, int]:
@@ -95,7 +82,8 @@ class PaperTrader:
         if side is None:
             return None
         symbol, open_time = _validate_bar(prediction)
-        values = validate_features(prediction.get("features") if features is None else features)
+        values = dict(zip(FEATURE_COLUMNS, check_features(prediction.get("features") if features is None
+                                                         else features)))
         signal = {"symbol": symbol, "interval": cfg["interval"], "open_time": open_time, "side": side,
                   "prediction": int(prediction["ensemble_prediction"]),
                   "confidence": float(prediction["ensemble_confidence"]), "threshold": threshold,
