@@ -11,7 +11,8 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 class PlattCalibrator:
-    """P(y=1 | margin) = sigmoid(a * margin + b), refit on the last ``memory`` (margin, label) pairs.
+    """P(y=1 | margin) = sigmoid(a * margin + b), refit on the last ``memory`` (margin, label) pairs
+    (a few Newton steps from the previous fit per update).
 
     Fed test-then-train: the margins are those the model gave *before* learning the labels.
     Platt's smoothed targets and a small ridge pull towards (a=1, b=0) keep the fit stable on
@@ -22,7 +23,7 @@ class PlattCalibrator:
     True
     """
 
-    def __init__(self, memory: int = 500, ridge: float = 1.0, min_slope: float = 1e-3, iterations: int = 6):
+    def __init__(self, memory: int = 500, ridge: float = 1.0, min_slope: float = 1e-3, iterations: int = 3):
         self.memory, self.ridge, self.min_slope, self.iterations = memory, ridge, min_slope, iterations
         self.a, self.b = 1.0, 0.0
         self._margins = np.empty(0)
