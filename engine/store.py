@@ -7,8 +7,17 @@ before it opens) are kept unchanged. A grid time is *missing* when no stored bar
 i.e. no bar opened in (t - interval, t]; so an off-grid bar fills the grid hour it overlaps.
 On the bundled BTC data this gives the README's 127 missing hours, in 27 runs (the README's
 28th "gap" is the step back onto the grid after the off-grid bars, which misses no hour).
+
+Reads are served from a per-process copy of each series in numpy arrays, checked against a
+change token in ``candle_versions`` on every read (one tiny query): writes that only append
+(the collector) are fetched incrementally, any other change (older bars rewritten, cleanup,
+in any process) reloads the series. Reads inside a write transaction bypass the copy.
 """
 from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +37,14 @@ MIGRATIONS = [
         PRIMARY KEY (symbol, interval, open_time)
     ) WITHOUT ROWID
     """,
+    """
+    CREATE TABLE candle_versions (
+        symbol TEXT NOT NULL, interval TEXT NOT NULL,
+        token TEXT NOT NULL, rewrite_token TEXT NOT NULL,  -- any change / a change other than an append
+        PRIMARY KEY (symbol, interval)
+    );
+    INSERT INTO candle_versions SELECT DISTINCT symbol, interval, 'v2', 'v2' FROM candles
+    """,
 ]
 _COLS = ", ".join(CANDLE_COLUMNS)
 _VALUES = ", ".join("?" for _ in CANDLE_COLUMNS)
@@ -38,6 +55,17 @@ _UPSERT = (
     + ", ".join(f"{c}=excluded.{c}" for c in _DATA)
     + " WHERE " + " OR ".join(f"{c} IS NOT excluded.{c}" for c in _DATA)
 )
+
+
+_BUMP = ("INSERT INTO candle_versions (symbol, interval, token, rewrite_token) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT (symbol, interval) DO UPDATE SET token=excluded.token")
+
+
+@dataclass
+class _Series:
+    token: str | None
+    rewrite_token: str | None
+    columns: dict[str, np.ndarray]
 
 
 def check_key(symbol: str, interval: str) -> None:
@@ -64,6 +92,8 @@ class CandleStore:
     def __init__(self, db: Database):
         self.db = db
         db.migrate("candles", MIGRATIONS)
+        self._cache: dict[tuple[str, str], _Series] = {}
+        self._lock = threading.Lock()
 
     def upsert(self, symbol: str, interval: str, candles: pd.DataFrame) -> int:
         """Insert or update bars in one transaction; returns how many rows were new or changed."""
@@ -81,9 +111,21 @@ class CandleStore:
                    for i, c in enumerate(CANDLE_COLUMNS)]
         rows = [(symbol, interval, *r) for r in zip(*columns)]
         with self.db.transaction() as conn:
+            last = conn.execute("SELECT MAX(open_time) FROM candles WHERE symbol=? AND interval=?",
+                                (symbol, interval)).fetchone()[0]
             before = conn.total_changes
             conn.executemany(_UPSERT, rows)
-            return conn.total_changes - before
+            changed = conn.total_changes - before
+            if changed:
+                appended = last is None or min(columns[0]) > last
+                self._bump(conn, symbol, interval, rewrite=not appended)
+            return changed
+
+    @staticmethod
+    def _bump(conn, symbol: str, interval: str, rewrite: bool) -> None:
+        token = uuid.uuid4().hex
+        conn.execute(_BUMP + (", rewrite_token=excluded.rewrite_token" if rewrite else ""),
+                     (symbol, interval, token, token))
 
     def latest(self, symbol: str, interval: str) -> dict | None:
         """The newest stored (closed) candle as a dict of CANDLE_COLUMNS, or None."""
@@ -93,39 +135,60 @@ class CandleStore:
     def range(self, symbol: str, interval: str, start_ms: int | None = None,
               end_ms: int | None = None) -> pd.DataFrame:
         """Bars with start_ms <= open_time <= end_ms (either bound optional)."""
-        return self._select(
-            "WHERE symbol=? AND interval=? AND open_time>=? AND open_time<=? ORDER BY open_time",
-            (symbol, interval, -(2**62) if start_ms is None else int(start_ms),
-             2**62 if end_ms is None else int(end_ms)))
+        series = self._series(symbol, interval)
+        times = series["open_time"]
+        lo = 0 if start_ms is None else int(np.searchsorted(times, start_ms, side="left"))
+        hi = len(times) if end_ms is None else int(np.searchsorted(times, end_ms, side="right"))
+        return self._frame(series, lo, max(lo, hi))
 
     def tail(self, symbol: str, interval: str, n: int) -> pd.DataFrame:
         """The last ``n`` bars, ascending."""
-        frame = self._select("WHERE symbol=? AND interval=? ORDER BY open_time DESC LIMIT ?",
-                             (symbol, interval, int(n)))
-        return frame.iloc[::-1].reset_index(drop=True)
-
-    def _select(self, where: str, params: tuple) -> pd.DataFrame:
-        rows = self.db.connect().execute(f"SELECT {_COLS} FROM candles {where}", params).fetchall()
-        if not rows:
-            return pd.DataFrame({c: np.empty(0, "int64" if c in INT_COLUMNS else "float64")
-                                 for c in CANDLE_COLUMNS})
-        table = np.array(rows, dtype="float64")  # times < 2**53: exact in float64
-        return pd.DataFrame({c: table[:, i].astype("int64") if c in INT_COLUMNS else table[:, i]
-                             for i, c in enumerate(CANDLE_COLUMNS)})
+        series = self._series(symbol, interval)
+        size = len(series["open_time"])
+        return self._frame(series, max(0, size - max(0, int(n))), size)
 
     def bounds(self, symbol: str, interval: str) -> tuple[int, int] | None:
         """(first, last) stored open time, or None when there is nothing."""
-        first, last = self.db.connect().execute(
-            "SELECT MIN(open_time), MAX(open_time) FROM candles WHERE symbol=? AND interval=?",
-            (symbol, interval)).fetchone()
-        return None if first is None else (int(first), int(last))
+        times = self._series(symbol, interval)["open_time"]
+        return (int(times[0]), int(times[-1])) if len(times) else None
 
     def open_times(self, symbol: str, interval: str) -> np.ndarray:
-        """All stored open times, ascending (int64)."""
-        rows = self.db.connect().execute(
-            "SELECT open_time FROM candles WHERE symbol=? AND interval=? ORDER BY open_time",
-            (symbol, interval)).fetchall()
-        return np.array(rows, dtype="int64").reshape(-1)
+        """All stored open times, ascending (int64, a copy)."""
+        return self._series(symbol, interval)["open_time"].copy()
+
+    @staticmethod
+    def _frame(series: dict[str, np.ndarray], lo: int, hi: int) -> pd.DataFrame:
+        return pd.DataFrame({c: series[c][lo:hi].copy() for c in CANDLE_COLUMNS})
+
+    def _series(self, symbol: str, interval: str) -> dict[str, np.ndarray]:
+        """This process's copy of the whole series, brought up to date with the database."""
+        conn = self.db.connect()
+        if conn.in_transaction:  # uncommitted data may be rolled back: never cache it
+            return self._select(conn, symbol, interval, None)
+        row = conn.execute("SELECT token, rewrite_token FROM candle_versions WHERE symbol=? AND interval=?",
+                           (symbol, interval)).fetchone()
+        token, rewrite_token = row if row else (None, None)
+        key = (symbol, interval)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached.token == token:
+                return cached.columns
+            if cached is not None and cached.rewrite_token == rewrite_token and len(cached.columns["open_time"]):
+                new = self._select(conn, symbol, interval, int(cached.columns["open_time"][-1]) + 1)
+                columns = {c: np.concatenate([cached.columns[c], new[c]]) for c in CANDLE_COLUMNS}
+            else:
+                columns = self._select(conn, symbol, interval, None)
+            self._cache[key] = _Series(token, rewrite_token, columns)
+            return columns
+
+    @staticmethod
+    def _select(conn, symbol: str, interval: str, start_ms: int | None) -> dict[str, np.ndarray]:
+        rows = conn.execute(f"SELECT {_COLS} FROM candles WHERE symbol=? AND interval=? AND open_time>=? "
+                            "ORDER BY open_time", (symbol, interval, -(2**62) if start_ms is None else start_ms)
+                            ).fetchall()
+        table = np.array(rows, dtype="float64").reshape(len(rows), len(CANDLE_COLUMNS))  # times < 2**53: exact
+        return {c: table[:, i].astype("int64") if c in INT_COLUMNS else table[:, i].copy()
+                for i, c in enumerate(CANDLE_COLUMNS)}
 
     def gaps(self, symbol: str, interval: str, start_ms: int | None = None,
              end_ms: int | None = None) -> list[int]:
@@ -164,9 +227,13 @@ class CandleStore:
         from min(older_than_ms, keep_from_ms[symbol]) on (what its models still need). Returns rows deleted."""
         keep_from_ms = keep_from_ms or {}
         with self.db.transaction() as conn:
-            before = conn.total_changes
-            symbols = [r[0] for r in conn.execute("SELECT DISTINCT symbol FROM candles")]
-            for symbol in symbols:
+            deleted = 0
+            for symbol, interval in conn.execute("SELECT symbol, interval FROM candle_versions").fetchall():
                 cutoff = min(int(older_than_ms), int(keep_from_ms.get(symbol, older_than_ms)))
-                conn.execute("DELETE FROM candles WHERE symbol=? AND open_time<?", (symbol, cutoff))
-            return conn.total_changes - before
+                before = conn.total_changes
+                conn.execute("DELETE FROM candles WHERE symbol=? AND interval=? AND open_time<?",
+                             (symbol, interval, cutoff))
+                if conn.total_changes > before:
+                    deleted += conn.total_changes - before
+                    self._bump(conn, symbol, interval, rewrite=True)
+            return deleted

@@ -107,3 +107,32 @@ def test_bad_input_is_rejected_and_changes_nothing(store, btc_candles, symbol, i
     assert err.value.field == field
     assert store.counts()[0]["rows"] == 5
     pd.testing.assert_frame_equal(store.range("BTCUSDT", "1h"), btc_candles.iloc[:5].reset_index(drop=True))
+
+
+def test_cached_reads_follow_writes_from_other_processes(store, btc_candles):
+    other = CandleStore(Database(store.db.path))  # another process: its own cache and connection
+    store.upsert("BTCUSDT", "1h", btc_candles.iloc[:100])
+    assert len(other.range("BTCUSDT", "1h")) == 100  # cached now
+    store.upsert("BTCUSDT", "1h", btc_candles.iloc[100:130])  # an append
+    assert other.tail("BTCUSDT", "1h", 1)["open_time"].iat[0] == btc_candles["open_time"].iat[129]
+    rewritten = btc_candles.iloc[[10]].assign(close=1.5)  # an older bar changes
+    store.upsert("BTCUSDT", "1h", rewritten)
+    assert other.range("BTCUSDT", "1h")["close"].iat[10] == 1.5
+    store.cleanup(int(btc_candles["open_time"].iat[50]))
+    assert other.bounds("BTCUSDT", "1h") == (int(btc_candles["open_time"].iat[50]),
+                                             int(btc_candles["open_time"].iat[129]))
+    frame = other.range("BTCUSDT", "1h")
+    frame.loc[0, "close"] = -1.0  # callers get copies: the cache is not theirs to change
+    assert other.range("BTCUSDT", "1h")["close"].iat[0] > 0
+
+
+def test_a_rolled_back_write_leaves_no_trace_in_the_cache(store, btc_candles):
+    store.upsert("BTCUSDT", "1h", btc_candles.iloc[:10])
+    with pytest.raises(RuntimeError):
+        with store.db.transaction():
+            store.upsert("BTCUSDT", "1h", btc_candles.iloc[10:20])
+            assert len(store.range("BTCUSDT", "1h")) == 20  # seen inside the transaction
+            raise RuntimeError("abort")
+    assert len(store.range("BTCUSDT", "1h")) == 10
+    store.upsert("BTCUSDT", "1h", btc_candles.iloc[10:15])
+    pd.testing.assert_frame_equal(store.range("BTCUSDT", "1h"), btc_candles.iloc[:15].reset_index(drop=True))
