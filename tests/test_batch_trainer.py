@@ -55,10 +55,11 @@ def sample_rows(market):
 
 
 @pytest.fixture
-def inverted_labels(monkeypatch):
-    """Make retrain fit on 1 - y: a challenger that learned the opposite of the truth."""
+def invert_labels(monkeypatch):
+    """Call it to make later retrains fit on 1 - y (a model that learned the opposite of the truth);
+    ``monkeypatch.undo()`` restores honest training."""
     fit = trainer_module.fit_batch_model
-    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    return lambda: monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
 
 
 def test_retrain_pools_symbols_over_the_configured_window_and_scores_the_holdout(make_trainer, market, sample_rows):
@@ -101,12 +102,11 @@ def test_holdout_is_the_most_recent_rows_after_a_purge_gap_of_horizon_bars(make_
         assert part["holdout_window"][1] == part["window"][1]  # hold-out = the newest labeled rows
 
 
-def test_champion_is_kept_when_the_challenger_is_worse(make_trainer, monkeypatch, sample_rows):
+def test_champion_is_kept_when_the_challenger_is_worse(make_trainer, invert_labels, sample_rows):
     trainer = make_trainer()
     champion = trainer.retrain()
     before = trainer.predict_proba(sample_rows)
-    fit = trainer_module.fit_batch_model
-    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    invert_labels()
     challenger = trainer.retrain()
     assert not challenger["promoted"] and challenger["champion_version"] == 1
     # same hold-out rows for both: the champion is scored on the challenger's hold-out
@@ -120,8 +120,9 @@ def test_champion_is_kept_when_the_challenger_is_worse(make_trainer, monkeypatch
                                                                                       (1, True, True)]
 
 
-def test_better_challenger_replaces_a_bad_champion(make_trainer, inverted_labels, monkeypatch):
+def test_better_challenger_replaces_a_bad_champion(make_trainer, invert_labels, monkeypatch):
     trainer = make_trainer()
+    invert_labels()
     bad = trainer.retrain()
     assert bad["promoted"]  # the first model is promoted, even a bad one: better than none
     assert not bad["metrics"]["beats_baseline"]  # ... and the record says it is worse than the baseline
@@ -156,11 +157,10 @@ def test_rollback_to_previous_and_to_a_given_version(make_trainer, sample_rows):
     assert not any(predictions[1] == predictions[3])
 
 
-def test_pruning_keeps_the_newest_files_and_the_active_one(make_trainer, tmp_path, monkeypatch):
+def test_pruning_keeps_the_newest_files_and_the_active_one(make_trainer, tmp_path, invert_labels, monkeypatch):
     trainer = make_trainer(batch_keep_versions=2)
     trainer.retrain()  # v1: champion
-    fit = trainer_module.fit_batch_model
-    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    invert_labels()
     for _ in range(3):
         assert not trainer.retrain()["promoted"]  # v2..v4 lose to v1
     files = sorted(p.name for p in (tmp_path / "models" / "batch").glob("v*.pkl"))

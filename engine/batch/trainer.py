@@ -100,15 +100,17 @@ class BatchTrainer:
             def judge(champion: dict | None, champion_model: BatchModel | None) -> tuple[bool, dict]:
                 report(0.85, "comparing with the active model")
                 if champion_model is None:
-                    return True, {"champion_version": None, "champion_metrics": None,
-                                  "decision": "promoted: no active model"}
-                theirs = score(test["y"], champion_model.predict_proba(test["X"])[:, 1], base_rate)
-                promote = metrics["log_loss"] <= theirs["log_loss"]
-                verdict = "promoted" if promote else "kept the active model"
-                return promote, {
-                    "champion_version": champion["version"], "champion_metrics": theirs,
-                    "decision": f"{verdict}: hold-out log loss {metrics['log_loss']:.5f} vs "
-                                f"v{champion['version']} {theirs['log_loss']:.5f}"}
+                    promote, extra = True, {"champion_version": None, "champion_metrics": None,
+                                            "decision": "promoted: no active model"}
+                else:
+                    theirs = score(test["y"], champion_model.predict_proba(test["X"])[:, 1], base_rate)
+                    promote = metrics["log_loss"] <= theirs["log_loss"]
+                    verdict = "promoted" if promote else "kept the active model"
+                    extra = {"champion_version": champion["version"], "champion_metrics": theirs,
+                             "decision": f"{verdict}: hold-out log loss {metrics['log_loss']:.5f} vs "
+                                         f"v{champion['version']} {theirs['log_loss']:.5f}"}
+                report(0.9, "saving the new version")
+                return promote, extra
 
             record = {
                 "trained_at": int(time.time() * 1000), "trigger": trigger,
@@ -133,7 +135,8 @@ class BatchTrainer:
         parts = []
         symbols = cfg["symbols"]
         for i, symbol in enumerate(symbols):
-            report(0.05 + 0.4 * i / len(symbols), f"loading {symbol} {interval} candles and features")
+            done = 0.05 + 0.4 * i / len(symbols)
+            report(done, f"loading {symbol} {interval} candles")
             latest = self.store.latest(symbol, interval)
             if latest is None:
                 continue
@@ -142,6 +145,7 @@ class BatchTrainer:
             candles = self.store.range(symbol, interval, start - HISTORY_BARS * step, end)
             if len(candles) <= horizon:
                 continue
+            report(done + 0.2 / len(symbols), f"computing {symbol} features and labels")
             X, y = build_dataset(candles, horizon)
             times = X.index.to_numpy(dtype=np.int64)
             keep = times >= start
