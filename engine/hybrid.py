@@ -64,19 +64,22 @@ class HybridEnsemble:
     def __init__(self, db, store, online, batch, config):
         self.store, self.online, self.batch, self.config = store, online, batch, config
         self.log = PredictionLog(db)
-        self._rows: dict[tuple[str, str], tuple[int, dict, pd.DataFrame, float]] = {}
+        self._rows: dict[tuple[str, str], tuple] = {}
 
-    def _feature_row(self, symbol: str, interval: str) -> tuple[int, dict, pd.DataFrame, float] | None:
-        """(open_time, features, one-row X, close) for the latest stored candle, cached per candle."""
-        latest = self.store.latest(symbol, interval)
-        if latest is None:
+    def _feature_row(self, symbol: str, interval: str) -> tuple | None:
+        """(open_time, features, X as a one-row frame, X as an array, close) of the latest stored
+        candle; computed once per candle (the store's bounds() tells when a new one arrived)."""
+        bounds = self.store.bounds(symbol, interval)
+        if bounds is None:
             return None
         cached = self._rows.get((symbol, interval))
-        if cached is not None and cached[0] == int(latest["open_time"]):
+        if cached is not None and cached[0] == bounds[1]:
             return cached
-        open_time, features = latest_features(self.store.tail(symbol, interval, HISTORY_BARS))
-        row = pd.DataFrame([[features[c] for c in FEATURE_COLUMNS]], columns=list(FEATURE_COLUMNS))
-        cached = (int(open_time), features, row, float(latest["close"]))
+        candles = self.store.tail(symbol, interval, HISTORY_BARS)
+        open_time, features = latest_features(candles)
+        values = np.array([[features[c] for c in FEATURE_COLUMNS]])
+        cached = (open_time, features, pd.DataFrame(values, columns=list(FEATURE_COLUMNS)), values,
+                  float(candles["close"].iat[-1]))
         self._rows[(symbol, interval)] = cached
         return cached
 
@@ -106,10 +109,10 @@ class HybridEnsemble:
         if row is None:
             out["notes"].append(f"no candles stored for {symbol} {interval}")
             return out
-        open_time, features, x, close = row
+        open_time, features, frame, values, close = row
         out.update(open_time=open_time, features=dict(features))
-        online = {name: None if p is None else float(p[0]) for name, p in self.online.predict_proba(x).items()}
-        batch = self.batch.predict_proba(x)
+        online = {name: None if p is None else float(p[0]) for name, p in self.online.predict_proba(frame).items()}
+        batch = self.batch.predict_proba(values)
         batch = None if batch is None else float(batch[0])
         result = combine({n: online.get(n) for n in ONLINE_MODELS}, batch,
                          {"batch": cfg["ensemble_weight_batch"], "online": cfg["ensemble_weight_online"]})
