@@ -92,7 +92,6 @@ class Scheduler:
         if self.running:
             return
         self._stop.clear()
-        self.tick()
         run_now = list(run_now)
         if run_now:
             first = threading.Thread(target=lambda: [self.runner.run(n, "schedule") for n in run_now],
@@ -115,11 +114,12 @@ class Scheduler:
         self.runner.save_schedule({})
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.tick_s):
+        while not self._stop.is_set():
             try:
                 self.tick()
             except Exception as exc:  # e.g. a locked database: try again next tick
                 self.last_error = f"{type(exc).__name__}: {exc}"
+            self._stop.wait(self.tick_s)
 
     def tick(self) -> None:
         """Reschedule if the config changed, start due jobs, save next runs and the heartbeat."""

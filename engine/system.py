@@ -63,9 +63,12 @@ class HybridLearningSystem:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the scheduler thread; collect at once, and train a first batch model if there is none."""
-        first = ["collect"] if self.config.current()["data_collection_enabled"] else []
-        if self.batch.active() is None:
+        """Start the scheduler thread; at once collect, learn what waits, and train a first batch model
+        if there is none (so a new instance shows candles and learning within seconds)."""
+        cfg = self.config.current()
+        first = ["collect"] if cfg["data_collection_enabled"] else []
+        first.append("online_update")
+        if cfg["auto_retrain_enabled"] and self.batch.active() is None:
             first.append("batch_retrain")
         self.scheduler.start(run_now=first)
 

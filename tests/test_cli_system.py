@@ -53,7 +53,7 @@ def test_serve_jobs_once_runs_every_job(data_dir, env, capsys):
 
 def test_serve_jobs_runs_until_sigterm(data_dir, env):
     proc = subprocess.Popen([sys.executable, "-m", "engine", "--data-dir", str(data_dir), "serve-jobs"],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=PROJECT_ROOT, env=env | {"HLS_AUTO_RETRAIN_ENABLED": "false"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         system = make_system(data_dir)
         deadline = time.monotonic() + 60
@@ -69,3 +69,4 @@ def test_serve_jobs_runs_until_sigterm(data_dir, env):
     assert "scheduler running" in out and "scheduler stopped" in out
     assert system.status()["running"] is False
     assert system.jobs.last_run("collect")["trigger"] == "schedule"
+    assert system.jobs.last_run("batch_retrain") is None  # auto retrain off: no first model trained

@@ -35,7 +35,9 @@ def cmd_status(args) -> int:
     s = _system(args).status()
     bm, dc = s["batch_model"], s["data_collection"]
     print(f"scheduler: {'running' if s['running'] else 'not running'}   time: {_when(s['time'])}")
-    print("batch model: " + (f"v{bm['version']} trained {_when(bm['trained_at'])} metrics {bm['metrics']}"
+    metrics = {k: round(v, 4) if isinstance(v, float) else v for k, v in (bm["metrics"] or {}).items()
+               if k in ("accuracy", "log_loss", "beats_baseline", "n")}
+    print("batch model: " + (f"v{bm['version']} trained {_when(bm['trained_at'])} hold-out {metrics}"
                               if bm["loaded"] else "none yet"))
     print(f"data: {dc['source']}{' (replaying)' if dc['replaying'] else ''}, "
           f"collection {'on' if dc['enabled'] else 'off'}" + (f", last error: {dc['last_error']}" if dc['last_error'] else ""))
