@@ -14,10 +14,11 @@ import re
 import time
 from typing import Callable, Iterator
 
+import numpy as np
 import pandas as pd
 import requests
 
-from engine.candles import CANDLE_COLUMNS, FLOAT_COLUMNS, INTERVAL_MS, KLINE_COLUMNS
+from engine.candles import CANDLE_COLUMNS, INT_COLUMNS, INTERVAL_MS, KLINE_COLUMNS
 
 WEIGHTS = {"/api/v3/ping": 1, "/api/v3/time": 1, "/api/v3/exchangeInfo": 20, "/api/v3/klines": 2}
 
@@ -73,9 +74,12 @@ class BinanceClient:
         rows = self._get("/api/v3/klines", params)
         if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) != len(KLINE_COLUMNS) for r in rows):
             raise BinanceUnavailable("/api/v3/klines: unexpected response shape")
-        frame = pd.DataFrame(rows, columns=list(KLINE_COLUMNS))[list(CANDLE_COLUMNS)]
-        return frame.astype({c: "float64" for c in FLOAT_COLUMNS}
-                            | {"open_time": "int64", "close_time": "int64", "trades": "int64"})
+        table = np.array(rows, dtype=object).reshape(len(rows), len(KLINE_COLUMNS))
+        try:
+            return pd.DataFrame({c: table[:, i].astype("int64" if c in INT_COLUMNS else "float64")
+                                 for i, c in enumerate(CANDLE_COLUMNS)})
+        except (TypeError, ValueError) as exc:
+            raise BinanceUnavailable(f"/api/v3/klines: unparseable bar values ({exc})") from None
 
     def iter_klines(self, symbol: str, interval: str, start_ms: int, end_ms: int,
                     limit: int = 1000) -> Iterator[pd.DataFrame]:

@@ -123,3 +123,12 @@ def test_iter_klines_survives_short_and_overlapping_pages(client, fake, btc_cand
     got = pd.concat(pages)["open_time"].to_numpy()
     assert got.tolist() == btc_candles["open_time"].iloc[:2500].tolist()  # every bar once, in order
     assert [len(p) for p in pages][:4] == [10, 990, 326, 326]  # overlapped bars dropped
+
+
+def test_unparseable_bars_are_an_error_not_a_crash(client, fake):
+    fake.fail("/api/v3/klines", status=200, body=[[1, "x", "2", "1", "1", "1", 2, "1", 1, "1", "1", "0"]])
+    with pytest.raises(BinanceUnavailable, match="unparseable"):
+        client.klines("BTCUSDT", "1h")
+    fake.fail("/api/v3/klines", status=200, body={"unexpected": "object"})
+    with pytest.raises(BinanceUnavailable, match="shape"):
+        client.klines("BTCUSDT", "1h")
