@@ -175,3 +175,28 @@ def test_live_trades_match_the_backtest_on_the_same_bars(market, btc_candles):
         assert a["pnl"] == pytest.approx(b["pnl"])
     stats = trader.stats()
     assert stats["trades"] == report["trades"] and stats["pnl_usdt"] == pytest.approx(report["pnl_usdt"])
+
+
+def test_open_trades_keep_the_rules_they_were_opened_with(market):
+    db, store = market
+    cfg = config()
+    trader = PaperTrader(db, store, lambda: cfg, clock=lambda: 42)
+    feed(market, [FLAT, FLAT])
+    trader.on_prediction(prediction())
+    trader.on_candles(SYMBOL)
+    cfg.update(take_profit_pct=0.1, trade_stake_usdt=50.0)  # changed while the trade is open
+    feed(market, [(100, 100.9, 99.8, 100.5), (100.5, 102.1, 100.2, 102)], start=T0 + 2 * HOUR)
+    [closed] = trader.on_candles(SYMBOL)
+    assert (closed["exit_reason"], closed["exit_time"], closed["quantity"]) == ("take_profit", T0 + 3 * HOUR, 10.0)
+
+
+def test_a_trade_is_closed_once_even_by_a_stale_second_writer(market):
+    trader = make_trader(market)
+    feed(market, [FLAT, (100, 103, 99.8, 102.5)])
+    trader.on_prediction(prediction())
+    [stale] = trader.ledger.open_trades(SYMBOL, "1h")  # what a second process read before the close
+    [closed] = trader.on_candles(SYMBOL)
+    candles = market[1].range(SYMBOL, "1h", start_ms=T0 + HOUR)
+    stale |= {"entry_time": closed["entry_time"], "entry_price": closed["entry_price"]}
+    assert trader._advance(stale, candles) is None
+    assert len(trader.learning_events()) == 1 and trader.trades()[0]["closed_at"] == 42
