@@ -96,7 +96,8 @@ class Collector:
         return self._live(symbols, one)
 
     def collect_once(self) -> dict[str, int]:
-        """Store the bars that closed since the last stored one; returns new bars per symbol."""
+        """Store the bars that closed since the last stored one (live: at most backfill_days back);
+        returns new bars per symbol."""
         cfg = self.config()
         days = cfg["backfill_days"]
         if self.source == "replay":
@@ -104,9 +105,9 @@ class Collector:
             return self._each(None, lambda s, i: self.replay.collect_once(s, i, days, max_gap_s))
 
         def one(symbol: str, interval: str, now: int) -> int:
-            latest = self.store.latest(symbol, interval)
-            start = now - days * DAY_MS if latest is None else latest["open_time"] + 1
-            return self._fetch(symbol, interval, start, now, None)
+            bounds = self.store.bounds(symbol, interval)
+            start = now - days * DAY_MS  # never reach further back than a backfill would
+            return self._fetch(symbol, interval, start if bounds is None else max(start, bounds[1] + 1), now, None)
 
         return self._live(None, one)
 

@@ -105,3 +105,12 @@ def test_auto_uses_binance_when_it_answers(data_dir, fake, served):
     assert "reachable" in collector.stats()["source_reason"]
     assert collector.store.latest("BTCUSDT", "1h")["open_time"] == int(served["open_time"].iat[-1])
     assert collector.store.range("BTCUSDT", "1h")["open_time"].iat[0] == fake.now_ms - 30 * DAY_MS
+
+
+def test_collect_after_a_long_pause_reaches_back_only_backfill_days(data_dir, fake, served):
+    collector = make(data_dir, fake, [], backfill_days=10)
+    collector.store.upsert("BTCUSDT", "1h", served.iloc[:100])  # old history, e.g. from an archive
+    assert collector.collect_once() == {"BTCUSDT": 240}
+    assert fake.hits["/api/v3/klines"] == 1
+    assert collector.store.range("BTCUSDT", "1h", start_ms=int(served["open_time"].iat[100]))["open_time"].iat[0] \
+        == fake.now_ms - 10 * DAY_MS
