@@ -59,7 +59,7 @@ class Collector:
 
     @property
     def source(self) -> str:
-        """"live" or "replay" (data_source "auto" probes Binance once per data_source/base URL)."""
+        """Either "live" or "replay" (data_source "auto" probes Binance once per data_source/base URL)."""
         cfg = self.config()
         key = (cfg["data_source"], cfg["binance_base_url"])
         if self._decided is None or self._decided[0] != key:
