@@ -243,7 +243,7 @@ def test_a_failed_save_leaves_samples_pending_and_models_unchanged(make_manager,
     monkeypatch.undo()
     assert m.pending_count() == 100 and len(m.performance_history()) == 3  # the first update's scored chunk
     for name, p in m.predict_proba(X[:5]).items():
-        np.testing.assert_array_equal(p, expected[name])  # the half-updated copy was dropped
+        np.testing.assert_array_equal(p, expected[name])  # the half-learnt copy was never seen
     assert m.update_models_incremental()["version"] == 2 and m.pending_count() == 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from pathlib import Path
 from typing import Callable
@@ -80,20 +81,17 @@ class OnlineLearningManager:
             ids, X, y = self.buffer.pending()  # re-read: another process may have learned them
             if (skipped := self._skip(len(ids), needed)) is not None:
                 return skipped
-            learners = (self._file.load()[1] or {}).get("learners") or OnlineLearners()
-            try:
-                now = self.clock()
-                history, events, scored = self._learn(learners, ids, X, y, batch_size, config["buffer_size"], now)
-                with self.db.transaction() as conn:
-                    self.buffer.mark_learned(conn, ids, now)
-                    conn.executemany("INSERT INTO online_performance(time, model, accuracy, log_loss, "
-                                     "samples_seen, n) VALUES (?, ?, ?, ?, ?, ?)", history)
-                    conn.executemany("INSERT INTO online_drift_events(time, model, message) VALUES (?, ?, ?)",
-                                     events)
-                    version = self._file.save({"learners": learners, "updated_at": now})
-            except BaseException:
-                self._file = VersionedFile(self._file.path)  # drop the half-updated cached copy
-                raise
+            current = self._current()[1]
+            # learn on a private copy: readers (other threads too) keep the saved version until the next one
+            learners = pickle.loads(pickle.dumps(current)) if current else OnlineLearners()
+            now = self.clock()
+            history, events, scored = self._learn(learners, ids, X, y, batch_size, config["buffer_size"], now)
+            with self.db.transaction() as conn:
+                self.buffer.mark_learned(conn, ids, now)
+                conn.executemany("INSERT INTO online_performance(time, model, accuracy, log_loss, "
+                                 "samples_seen, n) VALUES (?, ?, ?, ?, ?, ?)", history)
+                conn.executemany("INSERT INTO online_drift_events(time, model, message) VALUES (?, ?, ?)", events)
+                version = self._file.save({"learners": learners, "updated_at": now})
         results = {name: (correct / n if n else None) for name, (correct, n) in scored.items()}
         return {"status": "updated", "reason": None, "samples": len(ids), "update_results": results,
                 "version": version, "drift": sorted({model for _, model, _ in events})}
