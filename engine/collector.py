@@ -53,7 +53,7 @@ class Collector:
     def client(self) -> BinanceClient:
         url = self.config()["binance_base_url"]
         if self._client is None or (self._own_client and self._client.base_url != url.rstrip("/")):
-            self._client = BinanceClient(url, sleep=self.sleep)
+            self._client = BinanceClient(url, sleep=lambda seconds: self.sleep(seconds))  # follows self.sleep
             self._reported_requests = 0
         return self._client
 
