@@ -18,6 +18,7 @@ from engine.errors import NotReady, ValidationError
 from engine.jobs import json_safe
 
 OPENAPI_PATH = "/ml/openapi.json"
+NOT_FOUND_RULE = "/ml/<path:rest>"
 
 
 def route_modules() -> list[str]:
@@ -58,4 +59,9 @@ def create_blueprint(system, token: str | None = None) -> Blueprint:
     bp.register_error_handler(BodyTooLarge, lambda e: _error(413, e.field, e.message))
     bp.register_error_handler(ValidationError, lambda e: _error(400, e.field, e.message))
     bp.register_error_handler(NotReady, lambda e: _error(503, "system", str(e)))
+
+    # JSON 404 for any other /ml/ path or method (the Dash app would otherwise serve its page)
+    bp.add_url_rule(NOT_FOUND_RULE, endpoint="not_found", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                    view_func=lambda rest: _error(404, "path", f"no endpoint {request.method} {request.path}; "
+                                                               f"see {OPENAPI_PATH}"))
     return bp

@@ -120,8 +120,10 @@ class HybridLearningSystem:
     def check_symbol(self, symbol: Any) -> str:
         """A configured symbol, upper-cased; ValidationError("symbol") otherwise."""
         symbols = self.config.current()["symbols"]
-        if not isinstance(symbol, str) or not symbol.strip():
+        if symbol is None or symbol == "":
             raise ValidationError("symbol", f"is required (one of {', '.join(symbols)})")
+        if not isinstance(symbol, str):
+            raise ValidationError("symbol", f"must be a string, one of {', '.join(symbols)}")
         if symbol.strip().upper() not in symbols:
             raise ValidationError("symbol", f"unknown symbol {symbol!r}; configured: {', '.join(symbols)}")
         return symbol.strip().upper()

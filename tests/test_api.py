@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from api import NOT_FOUND_RULE
 from api.routes import MAX_BODY_BYTES
 from engine.features import FEATURE_COLUMNS
 from tests.system_fixtures import make_client, make_system
@@ -55,6 +56,8 @@ def test_predict_is_case_insensitive_and_rejects_unknown_symbols(ready):
     assert {"ensemble_prediction", "ensemble_confidence", "batch_prediction", "individual_predictions",
             "probabilities", "online_majority", "model_versions", "status", "notes"} <= set(p)
     assert_error(client.get("/ml/hybrid/predict?symbol=dogeusdt"), 400, "symbol")
+    assert_error(client.get("/ml/hybrid/predictions"), 404, "path")
+    assert_error(client.delete("/ml/hybrid/predict"), 404, "path")
     assert_error(client.get("/ml/hybrid/predict"), 400, "symbol")
 
 
@@ -85,6 +88,8 @@ def test_add_training_data_validates_every_field_and_changes_nothing_on_error(re
         ({**good, "features": {k: v for k, v in features().items() if k != "rsi"}}, "rsi"),
         ({**good, "target": 2}, "target"),
         ({**good, "symbol": "NOPEUSDT"}, "symbol"),
+        ({**good, "symbol": 5}, "symbol"),
+        ({**good, "features": [0.1] * 23}, "features"),
         ({k: v for k, v in good.items() if k != "target"}, "target"),
         ({**good, "features": features(rsi="high")}, "rsi"),
         ({**good, "extra": 1}, "extra"),
@@ -155,7 +160,7 @@ def test_every_route_is_in_the_openapi_description(fresh):
     app, client = make_client(system)
     spec = client.get("/ml/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/ml/")]
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/ml/") and r.rule != NOT_FOUND_RULE]
     assert len(rules) >= 14
     for rule in rules:
         path = rule.rule.replace("<", "{").replace(">", "}")
