@@ -1,16 +1,13 @@
-"""The data commands: backfill, collect, features, import-archive (in-process, and one real `python -m engine`)."""
+"""The data commands: backfill, collect, features, import-archive (run in-process through engine.cli.main)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 
 import pytest
 
-from engine.cli import main
+from engine.cli import build_parser, main
 from engine.config import ConfigStore
 from engine.features import FEATURE_COLUMNS
-from engine.paths import PROJECT_ROOT
 from tests.fake_binance import FakeBinance
 
 H = 3_600_000
@@ -29,8 +26,7 @@ def run(data_dir, capsys, *argv) -> tuple[int, str, str]:
 
 
 def test_help_lists_the_data_commands():
-    out = subprocess.run([sys.executable, "-m", "engine", "--help"], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, timeout=120).stdout
+    out = build_parser().format_help()  # what `python -m engine --help` prints
     for command in ("backfill", "collect", "features", "import-archive"):
         assert command in out
 
