@@ -35,14 +35,15 @@ def synthetic_candles(n: int) -> pd.DataFrame:
     })
 
 
-def best_of(repeat: int, func) -> float:
-    """Fastest of ``repeat`` runs of ``func()``, seconds."""
-    times = []
+def best_times(repeat: int, funcs: dict) -> dict[str, float]:
+    """Fastest of ``repeat`` runs of each function (seconds), runs interleaved so load hits all alike."""
+    best = dict.fromkeys(funcs, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def per_call_us(candles: pd.DataFrame, backend: str, calls: int = 2000) -> float:
@@ -59,8 +60,8 @@ def per_call_us(candles: pd.DataFrame, backend: str, calls: int = 2000) -> float
 def main(n: int = 1_000_000) -> None:
     candles = synthetic_candles(n)
     compute_features(candles.head(1000), "numpy")  # warm imports
-    talib_s = best_of(3, lambda: compute_features(candles, "talib"))
-    numpy_s = best_of(3, lambda: compute_features(candles, "numpy"))
+    best = best_times(5, {b: (lambda b=b: compute_features(candles, b)) for b in ("talib", "numpy")})
+    talib_s, numpy_s = best["talib"], best["numpy"]
     print(f"compute_features on {n:,} candles: talib {talib_s * 1e3:.1f} ms, numpy {numpy_s * 1e3:.1f} ms, "
           f"numpy/talib = {numpy_s / talib_s:.2f}x (goal <= 2.0x)")
     for bars in (200, HISTORY_BARS):

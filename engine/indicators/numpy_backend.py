@@ -3,9 +3,9 @@
 Recursive smoothers (EMA, Wilder) run through ``scipy.signal.lfilter`` with the initial state
 set to TA-Lib's SMA seed. Window sums, maxima and minima are built by doubling: windows of
 1, 2, 4, 8 … values are combined pairwise and a window of any width is the combination of the
-power-of-two blocks of its binary digits — O(n log width), no cumulative-sum drift on long series.
-Results are written in place where possible: on long series, fresh memory (page faults) costs
-more than the arithmetic.
+power-of-two blocks of its binary digits — O(n log width), no cumulative-sum drift on long series,
+done in cache-sized chunks. Results are written in place where possible: on long series, fresh
+memory (page faults) costs more than the arithmetic.
 """
 from __future__ import annotations
 
@@ -20,13 +20,24 @@ def _output(n: int, lookback: int) -> tuple[np.ndarray, np.ndarray]:
     return out, out[lookback:]
 
 
+_CHUNK = 1 << 14  # outputs per pass of _windows: its scratch stays in cache and is reused
+
+
 def _windows(x: np.ndarray, width: int, op: np.ufunc, out: np.ndarray | None = None) -> np.ndarray:
     """``op`` reduced over every run of ``width`` values: out[i] = op(x[i : i + width])."""
     n_out = len(x) - width + 1
     if out is None:
         out = np.empty(max(n_out, 0))
-    if n_out <= 0:
-        return out
+    for start in range(0, n_out, _CHUNK):
+        stop = min(start + _CHUNK, n_out)
+        _windows_chunk(x[start:stop + width - 1], width, op, out[start:stop])
+    return out
+
+
+def _windows_chunk(x: np.ndarray, width: int, op: np.ufunc, out: np.ndarray) -> None:
+    """_windows for one chunk (len(out) == len(x) - width + 1 >= 1) by doubling: level k holds
+    op over runs of 2**k values; the window is the blocks of ``width``'s binary digits."""
+    n_out = len(out)
     buffers = [np.empty(len(x) - 1), np.empty(len(x) - 1)] if width > 1 else []
     block, size, offset, bits, filled = x, 1, 0, width, False
     while True:
@@ -40,21 +51,24 @@ def _windows(x: np.ndarray, width: int, op: np.ufunc, out: np.ndarray | None = N
             offset += size
         bits >>= 1
         if not bits:
-            return out
+            return
         m = len(block) - size
         block = op(block[:m], block[size:], out=buffers[0][:m])
         buffers.reverse()
         size *= 2
 
 
-def _smooth(x: np.ndarray, period: int, alpha: float, seed_at: int) -> np.ndarray:
+def _smooth(x: np.ndarray, period: int, alpha: float, seed_at: int, out: np.ndarray) -> np.ndarray:
     """y = y_prev + alpha * (x - y_prev) along the last axis, seeded at ``seed_at`` by the mean of the
-    ``period`` values ending there (TA-Lib's seeding); returns the values for indices ``seed_at`` … end."""
+    ``period`` values ending there (TA-Lib's seeding): the values for indices ``seed_at`` … end go to
+    ``out`` (which may be that part of ``x`` itself), filtered in chunks carrying the filter state."""
     seed = x[..., seed_at - period + 1:seed_at + 1].sum(axis=-1, keepdims=True) / period
-    first = x[..., seed_at:seed_at + 1]
-    # choose the filter's initial state so that its first output is the seed itself
-    y, _ = lfilter([alpha], [1.0, alpha - 1.0], x[..., seed_at:], axis=-1, zi=seed - alpha * first)
-    return y
+    values = x[..., seed_at:]
+    state = seed - alpha * values[..., :1]  # makes the filter's first output the seed itself
+    for start in range(0, values.shape[-1], 4 * _CHUNK):
+        part = np.s_[..., start:start + 4 * _CHUNK]
+        out[part], state = lfilter([alpha], [1.0, alpha - 1.0], values[part], axis=-1, zi=state)
+    return out
 
 
 def window_sum(x: np.ndarray, period: int) -> np.ndarray:
@@ -75,17 +89,18 @@ def ema(x: np.ndarray, period: int) -> np.ndarray:
     """EMA with k = 2 / (period + 1), seeded by the SMA of the first ``period`` values."""
     out, tail = _output(len(x), period - 1)
     if len(tail):
-        tail[:] = _smooth(x, period, 2.0 / (period + 1), period - 1)
+        _smooth(x, period, 2.0 / (period + 1), period - 1, tail)
     return out
 
 
 def _std_into(x: np.ndarray, period: int, mean: np.ndarray, std: np.ndarray) -> None:
     """Windowed mean and population std into ``mean`` and ``std`` (E[x²] - E[x]², as TA-Lib, clipped at 0)."""
-    if not len(mean):
-        return
     _windows(x, period, np.add, mean)
     mean /= period
-    _windows(x * x, period, np.add, std)
+    for start in range(0, len(std), _CHUNK):
+        stop = min(start + _CHUNK, len(std))
+        part = x[start:stop + period - 1]
+        _windows_chunk(part * part, period, np.add, std[start:stop])
     std /= period
     std -= mean * mean
     np.maximum(std, 0.0, out=std)
@@ -119,11 +134,10 @@ def rsi(close: np.ndarray, period: int) -> np.ndarray:
     np.subtract(close[1:], close[:-1], out=moves[0])
     np.negative(moves[0], out=moves[1])
     np.maximum(moves, 0.0, out=moves)
-    gain, loss = _smooth(moves, period, 1.0 / period, period - 1)
-    total = gain + loss
-    tail[:] = 0.0
-    np.multiply(gain, 100.0, out=gain)
-    np.divide(gain, total, out=tail, where=total != 0)
+    gain, total = _smooth(moves, period, 1.0 / period, period - 1, moves[:, period - 1:])
+    total += gain
+    gain *= 100.0
+    _divide_or_zero(gain, total, tail)
     return out
 
 
@@ -134,9 +148,11 @@ def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np
         return out
     prev = close[:-1]
     true_range = high[1:] - low[1:]
-    np.maximum(true_range, np.abs(high[1:] - prev), out=true_range)
-    np.maximum(true_range, np.abs(low[1:] - prev), out=true_range)
-    tail[:] = _smooth(true_range, period, 1.0 / period, period - 1)
+    gap = high[1:] - prev
+    np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
+    np.subtract(low[1:], prev, out=gap)
+    np.maximum(true_range, np.abs(gap, out=gap), out=true_range)
+    _smooth(true_range, period, 1.0 / period, period - 1, tail)
     return out
 
 
@@ -152,11 +168,12 @@ def macd(close: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarr
     (line, line_tail), (sig, sig_tail), (hist, hist_tail) = (_output(n, start + signal - 1) for _ in range(3))
     if not len(line_tail):
         return line, sig, hist
-    full_line = _smooth(close, fast, 2.0 / (fast + 1), start)
-    full_line -= _smooth(close, slow, 2.0 / (slow + 1), start)
-    sig_tail[:] = _smooth(full_line, signal, 2.0 / (signal + 1), signal - 1)
-    line_tail[:] = full_line[signal - 1:]
+    full_line, slow_ema = line[start:], hist[start:]  # the line from its first bar; hist as scratch
+    _smooth(close, fast, 2.0 / (fast + 1), start, full_line)
+    full_line -= _smooth(close, slow, 2.0 / (slow + 1), start, slow_ema)
+    _smooth(full_line, signal, 2.0 / (signal + 1), signal - 1, sig_tail)
     np.subtract(line_tail, sig_tail, out=hist_tail)
+    line[start:start + signal - 1] = hist[start:start + signal - 1] = np.nan
     return line, sig, hist
 
 
@@ -165,13 +182,12 @@ def _extremes(high: np.ndarray, low: np.ndarray, period: int) -> tuple[np.ndarra
     return _windows(high, period, np.maximum), _windows(low, period, np.minimum)
 
 
-def _position(numerator: np.ndarray, spread: np.ndarray, scale: float, out: np.ndarray) -> None:
-    """out = numerator / spread * scale (TA-Lib's rounding), 0 where the spread is 0 (TA-Lib's
-    flat-range value); ``out`` may be ``numerator`` itself."""
-    valid = spread != 0
-    np.divide(numerator, spread, out=out, where=valid)
+def _divide_or_zero(numerator: np.ndarray, denominator: np.ndarray, out: np.ndarray) -> None:
+    """out = numerator / denominator, 0 where the denominator is 0 (TA-Lib's value for RSI without
+    moves and for a flat high-low range); ``out`` may be ``numerator`` itself."""
+    valid = denominator != 0
+    np.divide(numerator, denominator, out=out, where=valid)
     np.copyto(out, 0.0, where=~valid)
-    out *= scale
 
 
 def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray,
@@ -184,7 +200,8 @@ def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray,
     highest, lowest = _extremes(high, low, fastk)
     highest -= lowest  # the spread
     fast = close[fastk - 1:] - lowest
-    _position(fast, highest, 100.0, fast)
+    _divide_or_zero(fast, highest, fast)
+    fast *= 100.0  # (TA-Lib's rounding: ratio first)
     k_all = _windows(fast, slowk, np.add, lowest[:len(fast) - slowk + 1])
     k_all /= slowk
     _windows(k_all, slowd, np.add, d_tail)
@@ -201,7 +218,8 @@ def willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> 
     highest, lowest = _extremes(high, low, period)
     below_high = highest - close[period - 1:]
     highest -= lowest  # the spread
-    _position(below_high, highest, -100.0, tail)
+    _divide_or_zero(below_high, highest, tail)
+    tail *= -100.0  # (TA-Lib's rounding: ratio first)
     return out
 
 
