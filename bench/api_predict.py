@@ -95,6 +95,12 @@ def main() -> int:
         system = prepare(tmp)
         print("prediction:", {k: system.predict("BTCUSDT")[k] for k in ("status", "ensemble_prediction",
                                                                          "ensemble_confidence")})
+        times = []
+        for _ in range(200):  # the work the endpoint's 1 s cache saves (see HybridLearningSystem.predict)
+            t0 = time.perf_counter()
+            system.hybrid.predict("BTCUSDT", store_prediction=False)
+            times.append(time.perf_counter() - t0)
+        print(f"uncached HybridEnsemble.predict in-process: median {1000 * statistics.median(times):.2f} ms")
         server = serve(system)
         ctx = mp.get_context("spawn")
         results = {}

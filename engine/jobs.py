@@ -181,9 +181,10 @@ class JobRunner:
             conn.executemany("INSERT INTO job_schedule(job, next_run, every_s, updated_at) VALUES(?, ?, ?, ?)",
                              [(job, nxt, every, stamp) for job, (nxt, every) in next_runs.items()])
 
-    def heartbeat(self) -> None:
+    def heartbeat(self) -> bool:
+        """Mark the saved plan as alive; False when there is none (another scheduler cleared it)."""
         with self.db.transaction() as conn:
-            conn.execute("UPDATE job_schedule SET updated_at=?", (self.clock(),))
+            return conn.execute("UPDATE job_schedule SET updated_at=?", (self.clock(),)).rowcount > 0
 
     def schedule(self) -> tuple[dict[str, int | None], int | None]:
         """({job: next run ms | None}, heartbeat ms | None) as last saved by a running scheduler."""

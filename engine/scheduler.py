@@ -68,11 +68,12 @@ class Scheduler:
     """Runs ``runner``'s jobs per :func:`plan`; ``start()`` / ``stop()`` the background thread."""
 
     def __init__(self, runner: JobRunner, config: Callable[[], dict],
-                 replaying: Callable[[], bool] = lambda: False, tick_s: float = 1.0):
+                 replaying: Callable[[], bool] = lambda: False, tick_s: float = 1.0,
+                 heartbeat_s: float = HEARTBEAT_S):
         self.runner = runner
         self.config = config
         self.replaying = replaying
-        self.tick_s = tick_s
+        self.tick_s, self.heartbeat_s = tick_s, heartbeat_s
         self._sched = schedule.Scheduler()
         self._plan: dict[str, Spec | None] | None = None
         self._saved: dict | None = None
@@ -127,13 +128,13 @@ class Scheduler:
         if wanted != self._plan:
             self._reschedule(wanted)
         self._sched.run_pending()
-        saved = self.next_runs()
-        if saved != self._saved:
+        saved, now = self.next_runs(), dt.datetime.now().timestamp()
+        beat_due = now - self._last_beat >= self.heartbeat_s
+        if saved != self._saved or (beat_due and not self.runner.heartbeat()):
             self.runner.save_schedule({job: (nxt, self._every(job)) for job, nxt in saved.items()})
-            self._saved, self._last_beat = saved, dt.datetime.now().timestamp()
-        elif dt.datetime.now().timestamp() - self._last_beat >= HEARTBEAT_S:
-            self.runner.heartbeat()
-            self._last_beat = dt.datetime.now().timestamp()
+            self._saved, self._last_beat = saved, now
+        elif beat_due:
+            self._last_beat = now
 
     def _every(self, job: str) -> float | None:
         spec = (self._plan or {}).get(job)

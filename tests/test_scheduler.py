@@ -33,7 +33,7 @@ def make(data_dir, jobs, **kw):
 
 
 def test_intervals_follow_config_changes_from_another_process(data_dir):
-    runner, sched = make(data_dir, {})
+    runner, sched = make(data_dir, {}, heartbeat_s=0.0)
     sched.tick()
     t0 = now_ms()
     first = sched.next_runs()
@@ -50,6 +50,10 @@ def test_intervals_follow_config_changes_from_another_process(data_dir):
     assert after["batch_retrain"] is None
     assert after["online_update"] == first["online_update"]  # unchanged jobs keep their time
     assert scheduler_state(runner)[1] == after
+
+    runner.save_schedule({})  # a second scheduler (another process) stopped and cleared the plan
+    sched.tick()
+    assert scheduler_state(runner) == (True, after)  # this one, still running, saves it again
 
     sched.stop()
     assert scheduler_state(runner) == (False, {})
