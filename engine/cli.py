@@ -6,7 +6,8 @@ import importlib
 import sys
 
 # Each module defines register(subparsers); a subcommand sets func(args) -> int exit code.
-COMMAND_MODULES = ("engine.commands.data", "engine.commands.learning", "engine.commands.system")
+COMMAND_MODULES = ("engine.commands.data", "engine.commands.learning", "engine.commands.system",
+                   "engine.commands.batch")
 
 
 def build_parser() -> argparse.ArgumentParser:
