@@ -69,22 +69,24 @@ class ReplaySource:
 
     def backfill(self, symbol: str, interval: str, days: int) -> int:
         """Start the replay ``days`` into the sample (or later if already past that); store bars up to there."""
-        bars, ready = self._check(symbol, interval)
-        position = self.position(symbol, interval)
+        bars, _ = self._check(symbol, interval)
         start = int(bars["open_time"].iat[0]) + int(days) * DAY_MS
-        return self._release(symbol, interval, 0, start if position is None else max(position, start))
+        with self.store.db.transaction():  # read and move the position as one step (several processes)
+            position = self.position(symbol, interval)
+            return self._release(symbol, interval, 0, start if position is None else max(position, start))
 
     def collect_once(self, symbol: str, interval: str, days: int, max_gap_s: float) -> int:
         """Advance this symbol by the real time since its last update (at most ``max_gap_s``, so a
         restart resumes rather than jumps) in market time; store the bars closed by then.
         A symbol not started yet starts ``days`` into its sample."""
         self._check(symbol, interval)
-        row = self._row(symbol, interval)
-        if row is None:
-            return self.backfill(symbol, interval, days)
-        position, updated_ms = row
-        real = min(self.clock.now() - updated_ms / 1000, max_gap_s)
-        return self._release(symbol, interval, position, position + self.clock.market_ms(real))
+        with self.store.db.transaction():
+            row = self._row(symbol, interval)
+            if row is None:
+                return self.backfill(symbol, interval, days)
+            position, updated_ms = row
+            real = min(self.clock.now() - updated_ms / 1000, max_gap_s)
+            return self._release(symbol, interval, position, position + self.clock.market_ms(real))
 
     def position(self, symbol: str, interval: str) -> int | None:
         row = self._row(symbol, interval)

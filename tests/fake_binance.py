@@ -2,7 +2,7 @@
 
 Serves /api/v3/ping, /time, /exchangeInfo and /klines from candle DataFrames (by default the
 bundled samples) with Binance's semantics: bars with open_time >= startTime (and <= endTime),
-ascending, at most ``limit`` (max 1000); only bars that have opened by ``now_ms`` (the server
+ascending, at most ``limit`` (default 500, max 1000; without startTime the latest ones); only bars that have opened by ``now_ms`` (the server
 clock, settable), the still-open one served partial, as Binance does. Every response carries
 X-MBX-USED-WEIGHT-1M. Faults are queued per path and consumed one request each:
 
@@ -91,10 +91,12 @@ class FakeBinance:
             return 400, {"code": -1120, "msg": "Invalid interval."}
         limit = min(int(query.get("limit", 500)), 1000)
         times, rows = self._arrays[symbol]
-        start = int(query.get("startTime", times[0]))
         end = min(int(query.get("endTime", self.now_ms)), self.now_ms)
-        lo = max(0, int(np.searchsorted(times, start)) - int(fault.get("overlap", 0)))
         hi = int(np.searchsorted(times, end, side="right"))
+        if "startTime" in query:  # the first `limit` bars from startTime on
+            lo = max(0, int(np.searchsorted(times, int(query["startTime"]))) - int(fault.get("overlap", 0)))
+        else:  # Binance: without startTime, the latest `limit` bars up to endTime
+            lo = max(0, hi - limit)
         page = [list(r) for r in rows[lo:min(hi, lo + min(limit, fault.get("short", limit)))]]
         for bar in page:
             if bar[6] >= self.now_ms:  # still open: partial values, as Binance serves it

@@ -132,3 +132,9 @@ def test_unparseable_bars_are_an_error_not_a_crash(client, fake):
     fake.fail("/api/v3/klines", status=200, body={"unexpected": "object"})
     with pytest.raises(BinanceUnavailable, match="shape"):
         client.klines("BTCUSDT", "1h")
+
+
+def test_without_start_time_the_latest_bars_come_back(client, fake, btc_candles):
+    end = int(btc_candles["open_time"].iat[300])
+    page = client.klines("BTCUSDT", "1h", end_ms=end, limit=5)
+    assert page["open_time"].tolist() == btc_candles["open_time"].iloc[296:301].tolist()
