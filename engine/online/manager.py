@@ -24,6 +24,7 @@ from engine.online.samples import check_features, check_frame, check_open_time, 
 MODEL_FILE = "online.pkl"
 LOCK_NAME = "online"
 DRIFT_EVENTS_SHOWN = 20
+REWARM_MIN_SAMPLES = 100  # a drifted model relearns at least this many of the newest samples
 
 
 def _now_ms() -> int:
@@ -37,8 +38,9 @@ class OnlineLearningManager:
     ``batch_size`` (each chunk scored before it is learned), so a backlog never builds up; under the
     ``online`` ProcessLock it marks the samples learned, appends the history and drift events and
     saves the models (``model_dir/online.pkl``, holding ``{"learners", "updated_at"}``) in one
-    database transaction. A model whose drift detector fires is re-warmed from the newest
-    ``buffer_size`` buffered samples up to that chunk. Any process's save is seen by the others
+    database transaction. A model whose drift detector fires is re-warmed from the newest buffered
+    samples up to that chunk: as many as its detector's window kept after the cut (the samples of
+    the new regime), at least REWARM_MIN_SAMPLES, at most ``buffer_size``. Any process's save is seen by the others
     on their next read.
     """
 
@@ -110,7 +112,6 @@ class OnlineLearningManager:
         for start in range(0, len(ids), batch_size):
             stop = min(start + batch_size, len(ids))
             result = learners.score_then_learn(X[start:stop], y[start:stop])
-            drifted = []
             for name, r in result["models"].items():
                 if r["accuracy"] is None:
                     continue
@@ -118,13 +119,12 @@ class OnlineLearningManager:
                 scored[name] = (correct + r["accuracy"] * r["n"], n + r["n"])
                 history.append((now, name, r["accuracy"], r["log_loss"], r["samples_seen"], r["n"]))
                 if r["drift"]:
-                    drifted.append(name)
-                    error = learners.detectors[name].estimation
-                    events.append((now, name, f"{name}: error rate rose (now {error:.0%} over the last "
-                                               f"{learners.detectors[name].width} samples); re-warmed from "
-                                               f"the buffer"))
-            if drifted:
-                learners.rewarm(*self.buffer.upto(ids[stop - 1], buffer_size), names=drifted)
+                    detector = learners.detectors[name]
+                    rows = min(buffer_size, max(detector.width, REWARM_MIN_SAMPLES))
+                    events.append((now, name, f"{name}: error rate rose to {detector.estimation:.0%} over the last "
+                                               f"{detector.width} samples; re-warmed from the newest {rows} "
+                                               f"buffered samples"))
+                    learners.rewarm(*self.buffer.upto(ids[stop - 1], rows), names=[name])
         return history, events, scored
 
     # -- reading -------------------------------------------------------------------------------
