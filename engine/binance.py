@@ -127,7 +127,7 @@ class BinanceClient:
                         problem = f"{path}: malformed JSON response"
             if attempt < retries:
                 self.sleep(min(self.backoff_cap_s, self.backoff_s * 2**attempt))
-        raise BinanceUnavailable(f"{problem} (after {retries + 1} attempts)")
+        raise BinanceUnavailable(f"{problem} (after {retries + 1} attempt{'s' if retries else ''})")
 
     def _note_weight(self, resp: requests.Response) -> None:
         used = resp.headers.get("X-MBX-USED-WEIGHT-1M")
