@@ -74,9 +74,10 @@ def _arrays(candles: pd.DataFrame, last: int | None = None) -> tuple[np.ndarray,
     columns = []
     for name in _INPUT_COLUMNS:
         column = candles[name].to_numpy(dtype=np.float64)[start:]
-        least_ok = column >= 0 if name == "volume" else column > 0
-        if not (np.isfinite(column) & least_ok).all():
-            raise ValidationError(name, "must be finite and " + (">= 0" if name == "volume" else "> 0"))
+        if len(column):  # any NaN makes min and max NaN, so both comparisons fail
+            least, most = column.min(), column.max()
+            if not ((least >= 0 if name == "volume" else least > 0) and most < np.inf):
+                raise ValidationError(name, "must be finite and " + (">= 0" if name == "volume" else "> 0"))
         columns.append(column)
     return (times, *columns)
 

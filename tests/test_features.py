@@ -132,7 +132,9 @@ def test_gaps_and_close_time_are_not_used(btc_candles, backend):
     (lambda d: d.assign(close=d["close"].where(d.index != 70, np.nan)), "close"),
     (lambda d: d.assign(low=d["low"].where(d.index != 3, 0.0)), "low"),
     (lambda d: d.assign(high=d["high"].where(d.index != 3, np.inf)), "high"),
+    (lambda d: d.assign(open=d["open"].where(d.index != 99, -np.inf)), "open"),
     (lambda d: d.assign(volume=d["volume"].where(d.index != 9, -1.0)), "volume"),
+    (lambda d: d.assign(volume=d["volume"].where(d.index != 60, np.nan)), "volume"),
     (lambda d: d.to_dict(), "candles"),
 ])
 def test_bad_candles_name_the_field_and_change_nothing(btc_candles, change, field):

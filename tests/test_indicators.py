@@ -150,3 +150,15 @@ def test_backend_choice(monkeypatch):
 
 def test_auto_prefers_talib(talib_backend):
     assert load_backend("auto") is talib_backend
+
+
+def test_chunk_boundaries_on_a_long_series(talib_backend):
+    """Longer than the chunks of the windows and of the smoothers: still TA-Lib's values."""
+    n = 4 * 4 * nb._CHUNK + 123
+    rng = np.random.default_rng(7)
+    close = 1000 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    arrays = {"close": close, "high": close * 1.01, "low": close * 0.99, "open": close,
+              "volume": rng.exponential(10, n)}
+    for name, make_args in CALLS.items():
+        args = make_args(arrays)
+        _assert_same(getattr(nb, name)(*args), getattr(talib_backend, name)(*args))
