@@ -6,8 +6,9 @@ known; every ``retrain_every`` bars the batch model is refitted on its sliding w
 the bars up to the next update are predicted in one call per model. At bar t only labels of
 bars <= t - horizon are known (label of bar i needs close[i + horizon]); features are causal,
 so they are computed once for the whole span. The in-memory learners are used, never the
-persisted live models. The batch track does not depend on the online one, so it runs in a second
-process meanwhile; the ensemble is combined afterwards, bar by bar, by :func:`engine.hybrid.combine`.
+persisted live models. The batch track does not depend on the online one, so it runs meanwhile in a
+worker thread (its fits spend most of their time outside the GIL); the ensemble is combined
+afterwards, bar by bar, by :func:`engine.hybrid.combine`.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import pandas as pd
 from engine.atomic import atomic_write_bytes, atomic_write_json
 from engine.batch import fit_batch_model
 from engine.errors import ValidationError
-from engine.features import FEATURE_COLUMNS, compute_features, make_labels
+from engine.features import WARMUP_BARS, compute_features, make_labels
 from engine.hybrid import ONLINE_MODELS, combine
 from engine.metrics import BASELINES, baseline_probabilities, summarize, to_prediction
 from engine.online import OnlineLearners
@@ -101,12 +102,14 @@ def _combine_rows(probs: dict[str, np.ndarray], weights: dict) -> np.ndarray:
 
 def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, retrain_every: int = 24,
                  start_ms: int | None = None, end_ms: int | None = None) -> WalkForwardResult:
-    """Replay ``candles`` (CANDLE_COLUMNS, ascending); bars before ``start_ms`` only warm the models up.
+    """Replay ``candles`` (CANDLE_COLUMNS, ascending) and score the bars in [start_ms, end_ms].
 
-    ``config`` supplies label_horizon, batch_window_days and the ensemble weights. Scores are over
-    the bars in [start_ms, end_ms] with a known label: each model over the bars it had an answer
-    for, the hybrid and the baselines over the bars the hybrid had an answer for. The batch track
-    runs in a second process meanwhile (it does not depend on the online one).
+    Bars before the first evaluated bar only warm the models up: at that bar the online learners
+    learn all their known labels at once (as the live system does after a backfill) and the batch
+    model is fitted on its window; the update schedule counts from there. ``config`` supplies
+    label_horizon, batch_window_days and the ensemble weights. Scores use the evaluated bars with a
+    known label: each model over the bars it had an answer for, the hybrid and the baselines over
+    the bars the hybrid had an answer for.
     """
     _check_every("online_every", online_every)
     _check_every("retrain_every", retrain_every)
@@ -117,29 +120,29 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
     open_time = candles["open_time"].to_numpy(dtype=np.int64)
     X = compute_features(candles).to_numpy(dtype=np.float64)
     y = make_labels(candles["close"], horizon).to_numpy(dtype=np.float64)
-    n = len(candles)
     valid = np.isfinite(X).all(axis=1)
-    if not valid.any():
-        raise ValidationError("candles", f"not enough candles ({n}) for a single feature row")
-    first = int(np.argmax(valid))
-    with ThreadPoolExecutor(1) as pool:
-        batch = pool.submit(_batch_track, X, y, valid, open_time, range(first, n, retrain_every), horizon,
-                            config["batch_window_days"] * DAY_MS)
-        probs = _online_track(X, y, valid, range(first, n, online_every), horizon)
-        probs["batch"] = batch.result()
-    probs["ensemble"] = _combine_rows(probs, weights)
-
     span = valid.copy()
     if start_ms is not None:
         span &= open_time >= start_ms
     if end_ms is not None:
         span &= open_time <= end_ms
+    if not span.any():
+        raise ValidationError("candles", f"no candle with a full feature row (after {WARMUP_BARS} bars of warm-up) "
+                                         f"in the evaluated span ({len(candles)} candles given)")
+    first, stop = int(np.argmax(span)), int(len(span) - np.argmax(span[::-1]))
+    with ThreadPoolExecutor(1) as pool:
+        batch = pool.submit(_batch_track, X, y, valid, open_time, range(first, stop, retrain_every), horizon,
+                            config["batch_window_days"] * DAY_MS)
+        probs = _online_track(X, y, valid, range(first, stop, online_every), horizon)
+        probs["batch"] = batch.result()
+    probs["ensemble"] = _combine_rows(probs, weights)
+
     baselines = baseline_probabilities(y, horizon)
     hybrid_bars = span & np.isfinite(probs["ensemble"])
     report = {
         "horizon": horizon, "online_every": online_every, "retrain_every": retrain_every,
         "batch_window_days": config["batch_window_days"], "weights": weights,
-        "bars_replayed": n, "bars_evaluated": int(span.sum()),
+        "bars_replayed": len(candles), "bars_evaluated": int(span.sum()),
         "first_open_time": int(open_time[span][0]) if span.any() else None,
         "last_open_time": int(open_time[span][-1]) if span.any() else None,
         "models": {name: summarize(y[span], probs[name][span]) for name in MODELS},
@@ -156,7 +159,7 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
     })
     predictions.loc[~np.isfinite(ensemble), "prediction"] = pd.NA
     seconds = time.perf_counter() - began
-    report.update(seconds=round(seconds, 3), bars_per_second=round(n / seconds, 1) if seconds else None)
+    report.update(seconds=round(seconds, 3), bars_per_second=round(span.sum() / seconds, 1))
     return WalkForwardResult(report, predictions)
 
 

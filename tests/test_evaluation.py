@@ -42,7 +42,7 @@ def test_predictions_frame(result, span):
     p = result.predictions
     assert list(p.columns) == ["open_time", "close", *PROB_COLUMNS[:5], "prediction", "label", *PROB_COLUMNS[5:]]
     assert p.open_time.tolist() == span.open_time[200:].tolist()
-    assert p.p_ensemble.notna().all() and p.p_batch.notna().all()
+    assert p[PROB_COLUMNS].notna().all().all()  # warmed up on the bars before the span
     assert (p.prediction == (p.p_ensemble >= 0.5).astype(int)).all()
     up = (span.close.shift(-1) > span.close).astype(float).to_numpy()[200:]
     np.testing.assert_array_equal(p.label.to_numpy()[:-1], up[:-1])
