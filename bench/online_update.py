@@ -62,7 +62,8 @@ def main(updates: int = 60) -> None:
         print(f"update_models_incremental(50), buffer full, {updates} runs: median {np.median(ms):.1f} ms, "
               f"p90 {np.percentile(ms, 90):.1f} ms (goal median <= 10 ms)")
         row = X.iloc[-1:]
-        print(f"OnlineLearningManager.predict_proba on 1 row: {median_us(lambda: manager.predict_proba(row), 1000, 100):.0f} us")
+        manager_us = median_us(lambda: manager.predict_proba(row), 1000, 100)
+        print(f"OnlineLearningManager.predict_proba on 1 row (DataFrame): {manager_us:.0f} us")
 
     learners = OnlineLearners()
     Xn = X.to_numpy()

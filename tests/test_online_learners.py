@@ -189,6 +189,7 @@ def test_drift_flag_on_a_concept_flip_and_rewarm_restarts_the_model():
             drifted_at = start + 25
             break
     assert drifted_at is not None and drifted_at <= 200
+    assert 100 <= ol.regime_length("sgd") < 1500  # the detector dropped the old regime
     seen_mlp = ol.counters["mlp_online"]["samples_seen"]
     ol.rewarm(X2[:drifted_at], y2[:drifted_at], names=["sgd"])
     c = ol.counters["sgd"]

@@ -10,6 +10,7 @@ from engine.online.models import CLASSES, MODEL_NAMES, make_model
 from engine.online.scaler import EWMScaler
 
 LOG_EPS = 1e-15
+REWARM_MIN_SAMPLES = 100  # a drifted model relearns at least this many of the newest samples
 
 
 def _fast():
@@ -118,10 +119,15 @@ class OnlineLearners:
                 results[name]["samples_seen"] = self.counters[name]["samples_seen"]
         return {"n": len(y), "models": results, "probabilities": probabilities}
 
+    def regime_length(self, name: str) -> int:
+        """How many of the newest samples to re-warm ``name`` with after drift: those its detector kept
+        after the cut (the new regime), at least REWARM_MIN_SAMPLES."""
+        return max(self.detectors[name].width, REWARM_MIN_SAMPLES)
+
     def rewarm(self, X, y, names=None, chunk: int = 50) -> None:
         """Reset ``names`` (default: all models) and relearn them from (X, y), oldest first, in chunks.
 
-        Used after drift with the recent buffer; the scaler is kept (it already follows the market).
+        Used after drift with the newest :meth:`regime_length` samples; the scaler is kept (it follows the market).
         Prequential counters and the drift detector restart; the drift flag of the last batch is kept.
         """
         X, y = self._check(X, y)

@@ -24,7 +24,6 @@ from engine.online.samples import check_features, check_frame, check_open_time, 
 MODEL_FILE = "online.pkl"
 LOCK_NAME = "online"
 DRIFT_EVENTS_SHOWN = 20
-REWARM_MIN_SAMPLES = 100  # a drifted model relearns at least this many of the newest samples
 
 
 def _now_ms() -> int:
@@ -38,10 +37,9 @@ class OnlineLearningManager:
     ``batch_size`` (each chunk scored before it is learned), so a backlog never builds up; under the
     ``online`` ProcessLock it marks the samples learned, appends the history and drift events and
     saves the models (``model_dir/online.pkl``, holding ``{"learners", "updated_at"}``) in one
-    database transaction. A model whose drift detector fires is re-warmed from the newest buffered
-    samples up to that chunk: as many as its detector's window kept after the cut (the samples of
-    the new regime), at least REWARM_MIN_SAMPLES, at most ``buffer_size``. Any process's save is seen by the others
-    on their next read.
+    database transaction. A model whose drift detector fires is re-warmed from the newest
+    ``regime_length`` buffered samples up to that chunk (at most ``buffer_size``). Any process's
+    save is seen by the others on their next read.
     """
 
     def __init__(self, db: Database, model_dir: str | os.PathLike, lock_dir: str | os.PathLike,
@@ -120,7 +118,7 @@ class OnlineLearningManager:
                 history.append((now, name, r["accuracy"], r["log_loss"], r["samples_seen"], r["n"]))
                 if r["drift"]:
                     detector = learners.detectors[name]
-                    rows = min(buffer_size, max(detector.width, REWARM_MIN_SAMPLES))
+                    rows = min(buffer_size, learners.regime_length(name))
                     events.append((now, name, f"{name}: error rate rose to {detector.estimation:.0%} over the last "
                                                f"{detector.width} samples; re-warmed from the newest {rows} "
                                                f"buffered samples"))
