@@ -6,7 +6,7 @@ Prints (all on the bundled real candles, measured in this run):
 - predict_proba on one row: the flat-array BatchModel vs sklearn's own HistGradientBoosting;
 - walk-forward quality: rolling 90-day fits scored on the following ``--step`` bars they never
   saw, per symbol, for the batch model, LogisticRegression and the majority-class baseline
-  (log loss is what the champion/challenger rule decides on);
+  (log loss is what the champion/challenger rule decides on; calibration error over 10 bins);
 - BatchTrainer.retrain() wall time on 90 days of both symbols in a temporary CandleStore.
 
     python bench/batch_retrain.py [--step 168] [--repeat 15]
@@ -76,6 +76,12 @@ def predict_speed(x: np.ndarray, y: np.ndarray) -> None:
     print(f"predict_proba, {len(block)} rows (median ms): flat trees {ours:6.1f}  sklearn HGB {ref:6.1f}")
 
 
+def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: |mean P(up) - up-rate| over equal-count bins of P(up), weighted by size."""
+    order = np.argsort(p, kind="stable")
+    return float(sum(len(idx) * abs(p[idx].mean() - y[idx].mean()) for idx in np.array_split(order, bins)) / len(p))
+
+
 def quality(symbol: str, x: np.ndarray, y: np.ndarray, step: int) -> None:
     probs: dict[str, list] = {"batch model": [], "logistic regression": [], "majority baseline": []}
     truth = []
@@ -88,9 +94,11 @@ def quality(symbol: str, x: np.ndarray, y: np.ndarray, step: int) -> None:
     t = np.concatenate(truth)
     print(f"walk-forward {symbol}: {len(truth)} fits, {len(t)} unseen bars, up-rate {t.mean():.4f}")
     for name, p in probs.items():
-        s = summarize(t, np.concatenate(p))
+        p = np.concatenate(p)
+        s = summarize(t, p)
         print(f"  {name:20s} log loss {s['log_loss']:.5f} ±{s['log_loss_se']:.5f}  brier {s['brier']:.5f}  "
-              f"accuracy {s['accuracy']:.4f} ±{s['accuracy_se']:.4f}  balanced {s['balanced_accuracy']:.4f}")
+              f"accuracy {s['accuracy']:.4f} ±{s['accuracy_se']:.4f}  balanced {s['balanced_accuracy']:.4f}  "
+              f"calibration error {calibration_error(t, p):.4f}")
 
 
 def retrain_speed(repeat: int) -> None:
