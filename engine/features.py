@@ -15,7 +15,7 @@ data (missing bars, off-grid open times) is not filled, so the bar after a gap i
 the next bar (``return_1`` then spans the gap) and labels look ``horizon`` *bars* ahead.
 ``close_time`` is not used. A ratio whose denominator is 0 has a fixed finite value: no volume
 in the last 20 bars gives ``volume_ratio`` = ``obv_slope`` = 0, and a flat 14-bar range gives
-``stoch_k`` = ``williams_r`` = 0 and no price change for 14 bars ``rsi`` = 0 (TA-Lib's choices).
+``stoch_k`` = ``williams_r`` = 0; ``rsi`` is 0 while the price has never moved (TA-Lib's choices).
 Input must be sorted by strictly increasing ``open_time`` with finite positive prices and
 finite non-negative volumes, else :class:`~engine.errors.ValidationError`.
 """
@@ -55,7 +55,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 assert len(FEATURE_COLUMNS) == 23
 
 WARMUP_BARS = 49  # leading rows without every feature (SMA50 needs 50 bars): row WARMUP_BARS is the first full one
-HISTORY_BARS = 300  # bars latest_features uses: enough for EMA/Wilder seeds to fade below 1e-9 relative
+HISTORY_BARS = 300  # bars latest_features uses: EMA/Wilder seeds have faded (~1e-8 of a full-history value)
 _INPUT_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
@@ -102,43 +102,45 @@ def _growth(x: np.ndarray, lag: int, out: np.ndarray) -> None:
     out[lag:] -= 1.0
 
 
-def _feature_matrix(ind, o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The features as a (23, n) array, rows in FEATURE_COLUMNS order, warm-up columns all NaN.
+def _feature_matrix(ind, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                    volume: np.ndarray) -> np.ndarray:
+    """The features as a (23, n) array, rows in FEATURE_COLUMNS order, warm-up columns all NaN;
+    ``ind`` is an indicator backend (:func:`engine.indicators.load_backend`).
 
     Rows are filled in place (on long series fresh temporaries cost more than the arithmetic).
     """
-    out = np.empty((len(FEATURE_COLUMNS), len(c)))
+    out = np.empty((len(FEATURE_COLUMNS), len(close)))
     f = dict(zip(FEATURE_COLUMNS, out))  # each row by name (views into ``out``)
-    _growth(c, 1, f["return_1"])
-    _growth(c, 10, f["momentum_10"])
-    np.subtract(c, o, out=f["candle_body"])
-    f["candle_body"] /= o
-    body_edge = np.maximum(o, c)
-    np.subtract(h, body_edge, out=f["upper_wick"])
-    np.minimum(o, c, out=body_edge)
-    np.subtract(body_edge, l, out=f["lower_wick"])
-    np.subtract(h, l, out=f["range_pct"])
+    _growth(close, 1, f["return_1"])
+    _growth(close, 10, f["momentum_10"])
+    np.subtract(close, open_, out=f["candle_body"])
+    f["candle_body"] /= open_
+    body_edge = np.maximum(open_, close)
+    np.subtract(high, body_edge, out=f["upper_wick"])
+    np.minimum(open_, close, out=body_edge)
+    np.subtract(body_edge, low, out=f["lower_wick"])
+    np.subtract(high, low, out=f["range_pct"])
     for name in ("upper_wick", "lower_wick", "range_pct"):
-        f[name] /= c
-    volume_sum = ind.window_sum(v, 20)
-    np.multiply(v, 20.0, out=f["volume_ratio"])
+        f[name] /= close
+    volume_sum = ind.window_sum(volume, 20)
+    np.multiply(volume, 20.0, out=f["volume_ratio"])
     _divide_or(f["volume_ratio"], volume_sum, 0.0)
-    _change(ind.obv(c, v), 20, f["obv_slope"])
+    _change(ind.obv(close, volume), 20, f["obv_slope"])
     _divide_or(f["obv_slope"], volume_sum, 0.0)
-    f["rsi"][:] = ind.rsi(c, 14)
-    for name, line in zip(("macd", "macd_signal", "macd_hist"), ind.macd(c, 12, 26, 9)):
-        np.divide(line, c, out=f[name])
-    f["stoch_k"][:], f["stoch_d"][:] = ind.stoch(h, l, c, 14, 3, 3)
-    f["williams_r"][:] = ind.willr(h, l, c, 14)
-    upper, middle, lower = ind.bbands(c, 20, 2.0)
-    levels = {"dist_sma_20": middle, "dist_ema_20": ind.ema(c, 20), "dist_sma_50": ind.sma(c, 50),
+    f["rsi"][:] = ind.rsi(close, 14)
+    for name, line in zip(("macd", "macd_signal", "macd_hist"), ind.macd(close, 12, 26, 9)):
+        np.divide(line, close, out=f[name])
+    f["stoch_k"][:], f["stoch_d"][:] = ind.stoch(high, low, close, 14, 3, 3)
+    f["williams_r"][:] = ind.willr(high, low, close, 14)
+    upper, middle, lower = ind.bbands(close, 20, 2.0)
+    levels = {"dist_sma_20": middle, "dist_ema_20": ind.ema(close, 20), "dist_sma_50": ind.sma(close, 50),
               "dist_bb_high": upper, "dist_bb_low": lower}
     for name, level in levels.items():
-        np.divide(c, level, out=f[name])
+        np.divide(close, level, out=f[name])
         f[name] -= 1.0
     np.subtract(upper, lower, out=f["bb_width"])
     f["bb_width"] /= middle
-    np.divide(ind.atr(h, l, c, 14), c, out=f["atr"])
+    np.divide(ind.atr(high, low, close, 14), close, out=f["atr"])
     f["volatility_20"][:1] = np.nan
     f["volatility_20"][1:] = ind.stddev(f["return_1"][1:], 20)
     out[:, :WARMUP_BARS] = np.nan
@@ -150,8 +152,8 @@ def compute_features(candles: pd.DataFrame, backend: str = "auto") -> pd.DataFra
 
     ``candles`` needs open_time, open, high, low, close, volume (sorted by open_time).
     """
-    times, o, h, l, c, v = _arrays(candles)
-    matrix = _feature_matrix(load_backend(backend), o, h, l, c, v)
+    times, *prices_and_volume = _arrays(candles)
+    matrix = _feature_matrix(load_backend(backend), *prices_and_volume)
     return pd.DataFrame(matrix.T, index=pd.Index(times, name="open_time"), columns=list(FEATURE_COLUMNS), copy=False)
 
 
@@ -164,6 +166,8 @@ def make_labels(close: pd.Series, horizon: int = 1) -> pd.Series:
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ValidationError("horizon", f"must be an integer >= 1, got {horizon!r}")
     values = close.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValidationError("close", "must be finite")
     labels = np.full(len(values), np.nan)
     labels[:-horizon] = (values[horizon:] > values[:-horizon]).astype(np.float64)
     return pd.Series(labels, index=close.index, name="label")
@@ -185,8 +189,8 @@ def latest_features(candles: pd.DataFrame, backend: str = "auto") -> tuple[int, 
 
     Raises NotReady with fewer than WARMUP_BARS + 1 candles.
     """
-    times, o, h, l, c, v = _arrays(candles, last=HISTORY_BARS)
+    times, *prices_and_volume = _arrays(candles, last=HISTORY_BARS)
     if len(times) <= WARMUP_BARS:
         raise NotReady(f"features need {WARMUP_BARS + 1} candles, got {len(times)}")
-    row = _feature_matrix(load_backend(backend), o, h, l, c, v)[:, -1]
+    row = _feature_matrix(load_backend(backend), *prices_and_volume)[:, -1]
     return int(times[-1]), dict(zip(FEATURE_COLUMNS, row.tolist()))

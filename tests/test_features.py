@@ -165,6 +165,9 @@ def test_labels():
         with pytest.raises(ValidationError) as err:
             make_labels(close, bad)
         assert err.value.field == "horizon"
+    with pytest.raises(ValidationError) as err:
+        make_labels(close.where(close.index != 7, np.nan), 1)
+    assert err.value.field == "close"
 
 
 @pytest.mark.parametrize("horizon", [1, 3])
