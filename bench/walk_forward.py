@@ -48,7 +48,7 @@ def main(online_every: int = 6, retrain_every: int = 24) -> None:
     valid = np.isfinite(X).all(axis=1)
     first, n = int(np.argmax(valid & (candles.open_time.to_numpy() >= START_MS))), len(candles)
     t, cpu = time.perf_counter(), time.process_time()
-    _online_track(X, y, valid, range(first, n, online_every), 1)
+    _online_track(X, y, valid, range(first, n, online_every), 1, config["buffer_size"])
     online_s, online_cpu = time.perf_counter() - t, time.process_time() - cpu
     t, cpu = time.perf_counter(), time.process_time()
     _batch_track(X, y, valid, candles.open_time.to_numpy(), range(first, n, retrain_every), 1,

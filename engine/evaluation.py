@@ -1,7 +1,7 @@
 """Walk-forward evaluation: replay candle history through the models exactly as they run live.
 
 Every ``online_every`` bars the online learners score-then-learn the bars whose labels became
-known; every ``retrain_every`` bars the batch model is refitted on its sliding window
+known (in chunks, re-warming a model whose drift detector fires, as the live manager does); every ``retrain_every`` bars the batch model is refitted on its sliding window
 (``batch_window_days``) of known labels. Between those updates the models do not change, so
 the bars up to the next update are predicted in one call per model. At bar t only labels of
 bars <= t - horizon are known (label of bar i needs close[i + horizon]); features are causal,
@@ -30,6 +30,7 @@ from engine.online import OnlineLearners
 
 MODELS = (*ONLINE_MODELS, "batch")
 DAY_MS = 86_400_000
+UPDATE_CHUNK = 50  # rows per test-then-train step (the live manager's default batch_size)
 MIN_BATCH_ROWS = 100  # labelled rows (of both classes) before the first batch fit
 ROLLING_BARS = 500  # window of the rolling-accuracy plot
 
@@ -48,7 +49,22 @@ def _check_every(name: str, value: int) -> None:
         raise ValidationError(name, "must be a whole number of bars >= 1")
 
 
-def _online_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, bars: range, horizon: int) -> dict:
+def _learn(learners: OnlineLearners, X: np.ndarray, y: np.ndarray, rows: np.ndarray, learned: np.ndarray,
+           buffer_size: int) -> None:
+    """Score-then-learn ``rows`` in chunks of UPDATE_CHUNK, as the live manager does, re-warming a model
+    whose drift detector fires from the newest ``regime_length`` learned rows (at most ``buffer_size``)."""
+    for start in range(0, rows.size, UPDATE_CHUNK):
+        chunk = rows[start:start + UPDATE_CHUNK]
+        result = learners.score_then_learn(X[chunk], y[chunk].astype(int))
+        for name, r in result["models"].items():
+            if r["drift"]:
+                recent = np.concatenate([learned, rows[:start + len(chunk)]])[-min(buffer_size,
+                                                                                   learners.regime_length(name)):]
+                learners.rewarm(X[recent], y[recent].astype(int), names=[name])
+
+
+def _online_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, bars: range, horizon: int,
+                  buffer_size: int) -> dict:
     """P(up) per bar from each online model: at each bar u of ``bars`` the learners score-then-learn
     the bars whose labels became known since the last update, then predict the bars up to the next one."""
     labelled = valid & np.isfinite(y)
@@ -58,7 +74,7 @@ def _online_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, bars: range, 
         known = max(0, u - horizon + 1)  # bars [0, known) have known labels at bar u
         rows = np.flatnonzero(labelled[learned_upto:known]) + learned_upto
         if rows.size:
-            learners.score_then_learn(X[rows], y[rows].astype(int))
+            _learn(learners, X, y, rows, np.flatnonzero(labelled[:learned_upto]), buffer_size)
         learned_upto = max(learned_upto, known)
         rows = np.flatnonzero(valid[u:u + bars.step]) + u
         if rows.size:
@@ -133,7 +149,7 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
     with ThreadPoolExecutor(1) as pool:
         batch = pool.submit(_batch_track, X, y, valid, open_time, range(first, stop, retrain_every), horizon,
                             config["batch_window_days"] * DAY_MS)
-        probs = _online_track(X, y, valid, range(first, stop, online_every), horizon)
+        probs = _online_track(X, y, valid, range(first, stop, online_every), horizon, config["buffer_size"])
         probs["batch"] = batch.result()
     probs["ensemble"] = _combine_rows(probs, weights)
 

@@ -8,7 +8,7 @@ import pytest
 from engine.cli import main
 from engine.config import validate
 from engine.errors import ValidationError
-from engine.evaluation import MODELS, rolling_accuracy, walk_forward
+from engine.evaluation import MODELS, _learn, rolling_accuracy, walk_forward
 from engine.metrics import BASELINES
 
 CONFIG = validate({"batch_window_days": 7})
@@ -106,3 +106,32 @@ def test_cli_loads_the_sample_when_the_store_is_empty(data_dir, tmp_path, capsys
 def test_cli_unknown_symbol_without_sample(data_dir, capsys):
     assert main(["--data-dir", str(data_dir), "evaluate", "--symbol", "XRPUSDT"]) == 2
     assert "symbol" in capsys.readouterr().out
+
+
+def test_learning_is_chunked_and_drift_rewarms_from_the_newest_learned_rows():
+    class Recorder:
+        """Stands in for OnlineLearners: says 'drift' for sgd on the second chunk it sees."""
+
+        def __init__(self):
+            self.chunks, self.rewarms = [], []
+
+        def score_then_learn(self, X, y):
+            self.chunks.append(X[:, 0].tolist())
+            drift = len(self.chunks) == 2
+            return {"models": {"sgd": {"drift": drift}, "mlp_online": {"drift": False}}}
+
+        def regime_length(self, name):
+            return 30
+
+        def rewarm(self, X, y, names):
+            self.rewarms.append((X[:, 0].tolist(), names))
+
+    X = np.arange(200, dtype=float).reshape(-1, 1)
+    y = np.ones(200)
+    learners = Recorder()
+    _learn(learners, X, y, np.arange(100, 180), np.arange(0, 100), buffer_size=1000)
+    assert [len(c) for c in learners.chunks] == [50, 30]
+    assert learners.rewarms == [(list(np.arange(150.0, 180.0)), ["sgd"])]  # newest 30 learned, up to that chunk
+    small = Recorder()
+    _learn(small, X, y, np.arange(100, 180), np.arange(0, 100), buffer_size=10)
+    assert small.rewarms[0][0] == list(np.arange(170.0, 180.0))  # capped by buffer_size
