@@ -51,6 +51,7 @@ def test_serve_jobs_once_runs_every_job(data_dir, env, capsys):
         assert job in out
 
 
+@pytest.mark.slow
 def test_serve_jobs_runs_until_sigterm(data_dir, env):
     proc = subprocess.Popen([sys.executable, "-m", "engine", "--data-dir", str(data_dir), "serve-jobs"],
                             cwd=PROJECT_ROOT, env=env | {"HLS_AUTO_RETRAIN_ENABLED": "false"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

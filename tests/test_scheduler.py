@@ -59,6 +59,7 @@ def test_intervals_follow_config_changes_from_another_process(data_dir):
     assert scheduler_state(runner) == (False, {})
 
 
+@pytest.mark.slow
 def test_failing_job_is_recorded_retried_and_never_stops_the_scheduler(data_dir):
     ConfigStore(data_dir, environ={}).update({"data_collection_interval_minutes": 0.05})  # every 3 s
     calls = []
