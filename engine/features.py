@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import NotReady, ValidationError
-from engine.indicators import load_backend
+from engine.indicators import divide_or, load_backend
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "return_1",       # close / previous close - 1
@@ -82,13 +82,6 @@ def _arrays(candles: pd.DataFrame, last: int | None = None) -> tuple[np.ndarray,
     return (times, *columns)
 
 
-def _divide_or(numerator: np.ndarray, denominator: np.ndarray, when_zero: float) -> None:
-    """numerator /= denominator in place; ``when_zero`` where the denominator is 0 (NaN stays NaN)."""
-    valid = denominator != 0
-    np.divide(numerator, denominator, out=numerator, where=valid)
-    np.copyto(numerator, when_zero, where=~valid)
-
-
 def _change(x: np.ndarray, lag: int, out: np.ndarray) -> None:
     """out[t] = x[t] - x[t - lag], NaN for the first ``lag`` rows."""
     out[:lag] = np.nan
@@ -124,9 +117,9 @@ def _feature_matrix(ind, open_: np.ndarray, high: np.ndarray, low: np.ndarray, c
         f[name] /= close
     volume_sum = ind.window_sum(volume, 20)
     np.multiply(volume, 20.0, out=f["volume_ratio"])
-    _divide_or(f["volume_ratio"], volume_sum, 0.0)
+    divide_or(f["volume_ratio"], volume_sum, 0.0, f["volume_ratio"])
     _change(ind.obv(close, volume), 20, f["obv_slope"])
-    _divide_or(f["obv_slope"], volume_sum, 0.0)
+    divide_or(f["obv_slope"], volume_sum, 0.0, f["obv_slope"])
     f["rsi"][:] = ind.rsi(close, 14)
     for name, line in zip(("macd", "macd_signal", "macd_hist"), ind.macd(close, 12, 26, 9)):
         np.divide(line, close, out=f[name])

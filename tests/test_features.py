@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.candles import load_sample
 from engine.errors import NotReady, ValidationError

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+import numpy as np
+
 from engine.errors import ValidationError
 
 BACKENDS = ("talib", "numpy")
@@ -31,3 +33,16 @@ def load_backend(name: str = "auto") -> ModuleType:
             if name == "talib":
                 raise ValidationError("backend", "TA-Lib is not installed (pip package 'ta-lib')") from None
     return importlib.import_module("engine.indicators.numpy_backend")
+
+
+def divide_or(numerator: np.ndarray, denominator: np.ndarray, when_zero: float, out: np.ndarray) -> np.ndarray:
+    """out = numerator / denominator, ``when_zero`` where the denominator is 0 (NaN stays NaN);
+    ``out`` may be ``numerator`` itself.
+
+    >>> divide_or(np.array([1.0, 0.0]), np.array([4.0, 0.0]), 0.0, np.empty(2)).tolist()
+    [0.25, 0.0]
+    """
+    valid = denominator != 0
+    np.divide(numerator, denominator, out=out, where=valid)
+    np.copyto(out, when_zero, where=~valid)
+    return out

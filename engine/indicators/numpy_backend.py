@@ -12,15 +12,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
+from engine.indicators import divide_or
+
+_CHUNK = 1 << 14  # outputs per pass of _windows (x4 per lfilter call): scratch stays in cache and is reused
+
 
 def _output(n: int, lookback: int) -> tuple[np.ndarray, np.ndarray]:
     """A length-``n`` result whose first ``lookback`` values are NaN, and a view of the rest."""
     out = np.empty(n)
     out[:lookback] = np.nan
     return out, out[lookback:]
-
-
-_CHUNK = 1 << 14  # outputs per pass of _windows: its scratch stays in cache and is reused
 
 
 def _windows(x: np.ndarray, width: int, op: np.ufunc, out: np.ndarray | None = None) -> np.ndarray:
@@ -137,7 +138,7 @@ def rsi(close: np.ndarray, period: int) -> np.ndarray:
     gain, total = _smooth(moves, period, 1.0 / period, period - 1, moves[:, period - 1:])
     total += gain
     gain *= 100.0
-    _divide_or_zero(gain, total, tail)
+    divide_or(gain, total, 0.0, tail)  # no moves at all: 0, as TA-Lib
     return out
 
 
@@ -182,14 +183,6 @@ def _extremes(high: np.ndarray, low: np.ndarray, period: int) -> tuple[np.ndarra
     return _windows(high, period, np.maximum), _windows(low, period, np.minimum)
 
 
-def _divide_or_zero(numerator: np.ndarray, denominator: np.ndarray, out: np.ndarray) -> None:
-    """out = numerator / denominator, 0 where the denominator is 0 (TA-Lib's value for RSI without
-    moves and for a flat high-low range); ``out`` may be ``numerator`` itself."""
-    valid = denominator != 0
-    np.divide(numerator, denominator, out=out, where=valid)
-    np.copyto(out, 0.0, where=~valid)
-
-
 def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray,
           fastk: int, slowk: int, slowd: int) -> tuple[np.ndarray, np.ndarray]:
     """Slow stochastic (%K, %D), both smoothed by SMAs; fast %K is 0 on a flat range (as TA-Lib)."""
@@ -200,8 +193,8 @@ def stoch(high: np.ndarray, low: np.ndarray, close: np.ndarray,
     highest, lowest = _extremes(high, low, fastk)
     highest -= lowest  # the spread
     fast = close[fastk - 1:] - lowest
-    _divide_or_zero(fast, highest, fast)
-    fast *= 100.0  # (TA-Lib's rounding: ratio first)
+    divide_or(fast, highest, 0.0, fast)  # a flat range gives 0, as TA-Lib
+    fast *= 100.0  # ratio first, then scale: TA-Lib's rounding
     k_all = _windows(fast, slowk, np.add, lowest[:len(fast) - slowk + 1])
     k_all /= slowk
     _windows(k_all, slowd, np.add, d_tail)
@@ -218,8 +211,8 @@ def willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> 
     highest, lowest = _extremes(high, low, period)
     below_high = highest - close[period - 1:]
     highest -= lowest  # the spread
-    _divide_or_zero(below_high, highest, tail)
-    tail *= -100.0  # (TA-Lib's rounding: ratio first)
+    divide_or(below_high, highest, 0.0, tail)  # a flat range gives 0, as TA-Lib
+    tail *= -100.0  # ratio first, then scale: TA-Lib's rounding
     return out
 
 
