@@ -72,8 +72,8 @@ def run_evaluate(args) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     paths = write_report(result, args.out or root / "reports", f"walk_forward_{symbol}_{interval}_{stamp}")
     r = result.report
-    print(f"{r['bars_replayed']} bars in {r['seconds']:.1f} s ({r['bars_per_second']:.0f} bars/s); "
-          f"{r['bars_evaluated']} evaluated")
+    print(f"{r['bars_evaluated']} bars evaluated ({r['bars_replayed']} replayed) in {r['seconds']:.1f} s: "
+          f"{r['bars_per_second']:.0f} bars/s")
     rows = [*((n, s) for n, s in r["models"].items()), ("hybrid", r["hybrid"]), *r["baselines"].items()]
     print(f"{'model':<18}{'n':>7}{'accuracy':>18}{'balanced acc':>18}{'log loss':>18}{'brier':>18}")
     for name, s in rows:
