@@ -14,6 +14,7 @@ from layouts.hybrid_learning import JOBS
 from layouts.panels import job_result
 
 
+POLL_MS = 250  # how often the page asks a running job for progress
 PROGRESS_JOBS = {"collect", "batch_retrain"}  # the system's jobs that take a progress callback
 
 
@@ -32,7 +33,7 @@ def run_from_page(system, job: str, set_progress: Callable) -> dict:
 def _register(app, get_system: Callable, job: str) -> None:
     @app.callback(Output(f"{job}-result", "children"), Output(f"{job}-finished", "data"),
                   Input(f"{job}-run", "n_clicks"),
-                  background=True, prevent_initial_call=True, interval=500,
+                  background=True, prevent_initial_call=True, interval=POLL_MS,
                   running=[(Output(f"{job}-run", "disabled"), True, False),
                            (Output(f"{job}-cancel", "disabled"), False, True),
                            (Output(f"{job}-progress", "style"), {"visibility": "visible"}, {"visibility": "hidden"})],

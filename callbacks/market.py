@@ -38,7 +38,7 @@ def market_view(system, symbol: str, bars: int):
 
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("market-graph", "figure"), Output("market-summary", "children"),
-                  Input("market-symbol", "value"), Input("market-range", "value"), Input("state-version", "data"),
+                  Input("market-symbol", "value"), Input("market-range", "value"), Input("market-refresh", "n_intervals"),
                   Input("tabs", "active_tab"))
     def market(symbol, bars, _version, tab):
         if tab != "market":

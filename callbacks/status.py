@@ -34,26 +34,50 @@ def fingerprint(status: Mapping) -> str:
     return hashlib.sha1(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def series_version(series: Mapping[str, list]) -> str:
+    """A short digest of accuracy series: the chart is redrawn only when a point was added.
+
+    >>> series_version({"hybrid": [(1, 0.5)]}) == series_version({"hybrid": [(1, 0.5)]})
+    True
+    """
+    return hashlib.sha1(json.dumps({k: [len(v), v[-1] if v else None] for k, v in sorted(series.items())}).encode()
+                        ).hexdigest()
+
+
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("state-version", "data"),
                   Input("refresh", "n_intervals"), *[Input(f"{job}-finished", "data") for job, _, _ in JOBS],
-                  State("state-version", "data"))
+                  State("state-version", "data"), prevent_initial_call=True)  # panels render on load by themselves
     def poll(_n, *args):
         version = fingerprint(get_system().status())
         return no_update if version == args[-1] else version
 
-    @app.callback(Output("source-badge", "children"), Output("alerts", "children"),
-                  Output("status-cards", "children"), Output("online-stats", "children"),
-                  Output("collection-stats", "children"), Output("prediction-history", "children"),
-                  Output("job-log", "children"), Output("accuracy-graph", "figure"),
+    # Independent, small callbacks: each panel appears as soon as its own data is read.
+    @app.callback(Output("source-badge", "children"), Output("alerts", "children"), Output("status-cards", "children"),
                   Input("state-version", "data"))
-    def render(_version):
+    def render_status(_version):
+        status = get_system().status()
+        return panels.source_badge(status), panels.alerts(status), panels.status_cards(status)
+
+    @app.callback(Output("online-stats", "children"), Output("collection-stats", "children"),
+                  Input("state-version", "data"))
+    def render_stats(_version):
         system = get_system()
         status = system.status()
-        online = system.online.stats()
-        history = system.hybrid.history(None, HISTORY_LIMIT)
-        series = accuracy_series(system.online.performance_history(), history, status["config"]["label_horizon"])
-        return (panels.source_badge(status), panels.alerts(status), panels.status_cards(status),
-                panels.online_stats(online), panels.collection_stats(status, system.data_collection()),
-                panels.prediction_history(history), panels.job_log(system.jobs.history(None, 15)),
-                accuracy_figure(series))
+        return panels.online_stats(system.online.stats()), panels.collection_stats(status, system.data_collection())
+
+    @app.callback(Output("prediction-history", "children"), Output("job-log", "children"),
+                  Input("state-version", "data"))
+    def render_logs(_version):
+        system = get_system()
+        return panels.prediction_history(system.hybrid.history(None, 12)), panels.job_log(system.jobs.history(None, 15))
+
+    @app.callback(Output("accuracy-graph", "figure"), Output("accuracy-version", "data"),
+                  Input("state-version", "data"), State("accuracy-version", "data"))
+    def render_accuracy(_version, shown):
+        system = get_system()
+        horizon = system.config.current()["label_horizon"]
+        series = accuracy_series(system.online.performance_history(), system.hybrid.history(None, HISTORY_LIMIT),
+                                 horizon)
+        version = series_version(series)
+        return (no_update, no_update) if version == shown else (accuracy_figure(series), version)

@@ -70,8 +70,9 @@ def _settings(config: dict) -> html.Div:
     w = float(config["ensemble_weight_batch"])
     return html.Div([
         dbc.Label("Ensemble weights (one control: batch + online = 100%)", className="hls-form-label"),
-        dcc.Slider(id="weight-slider", min=0, max=1, step=0.05, value=w,
-                   marks={0: "online only", 0.5: "50/50", 1: "batch only"}, updatemode="mouseup"),
+        html.Div(dcc.Slider(id="weight-slider", min=0, max=1, step=0.05, value=w,
+                   marks={0: "online", 0.5: "50 / 50", 1: "batch"}, updatemode="mouseup"),
+                 className="hls-slider"),
         html.Div(id="weight-label", className="text-center small text-muted mb-3"),
         dbc.Row([dbc.Col([dbc.Label(label, html_for=f"cfg-{key}", className="hls-form-label"),
                           dbc.Input(id=f"cfg-{key}", type="number", size="sm", value=config[key], min=0)], md=4)
@@ -100,8 +101,9 @@ def layout(config: dict) -> html.Div:
         html.Div(id="alerts"),
         html.Div(id="status-cards", className="mb-3"),
         dbc.Row([
-            dbc.Col(card("Accuracy over time", dcc.Graph(id="accuracy-graph", config={"displaylogo": False},
-                                                         style={"height": "340px"})), lg=8),
+            dbc.Col(card("Accuracy over time", [dcc.Graph(id="accuracy-graph", config={"displaylogo": False},
+                                                          style={"height": "340px"}),
+                                                dcc.Store(id="accuracy-version")]), lg=8),
             dbc.Col(card("Online models", html.Div(id="online-stats")), lg=4),
         ], className="g-3 mb-3"),
         dbc.Row([

@@ -43,7 +43,8 @@ def source_badge(status: Mapping) -> list:
 def alerts(status: Mapping) -> list:
     """Drift, failing jobs and the like, as dismissable coloured banners (newest first)."""
     items = sorted(status.get("alerts") or [], key=lambda a: a.get("time") or 0, reverse=True)
-    return [dbc.Alert([html.Strong(f"{a.get('kind', 'alert')}: "), a.get("message", ""),
+    return [dbc.Alert([html.Strong(f"{str(a.get('kind', 'alert')).replace('_', ' ').capitalize()}: "),
+                       a.get("message", ""),
                        html.Span(f" · {utc_time(a.get('time'))}", className="small text-muted")],
                       color="danger" if a.get("level") == "danger" else "warning", className="py-2 mb-2 hls-alert",
                       dismissable=True) for a in items]

@@ -14,7 +14,6 @@ from callbacks.market import market_view
 from callbacks.prediction import submit_sample
 from callbacks.settings import apply_change, weight_label
 from callbacks.status import fingerprint
-from callbacks.trades import trades_view
 from engine.config import ConfigStore
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
@@ -51,7 +50,7 @@ def test_app_serves_only_local_assets_and_bootstrap_from_the_package(tmp_path):
     for url in urls:
         assert client.get(url).status_code == 200, url
     assert client.get("/_dash-layout").status_code == 200
-    assert client.get("/ml/status").status_code == 200  # the REST API is mounted on the same server
+    assert client.get("/ml/hybrid/status").status_code == 200  # the REST API is mounted on the same server
 
 
 def test_apps_do_not_share_callbacks(tmp_path):
@@ -159,8 +158,3 @@ def test_market_view_draws_the_stored_candles_with_predictions(system):
     stored = system.store.counts()
     eth = next(c["rows"] for c in stored if c["symbol"] == "ETHUSDT")
     assert len(next(t for t in fig.data if t.type == "candlestick").x) == eth
-
-
-def test_trades_view_renders_trader_state(system):
-    text = text_of(trades_view(system.trader.stats(), system.trader.trades(limit=20)))
-    assert "Win rate" in text and "Closed trades" in text
