@@ -68,7 +68,11 @@ def _arrays(candles: pd.DataFrame, last: int | None = None) -> tuple[np.ndarray,
     if missing:
         raise ValidationError("candles", f"missing column(s) {', '.join(missing)}")
     start = -last if last else None
-    times = candles["open_time"].to_numpy(dtype=np.int64)[start:]
+    times = candles["open_time"].to_numpy()[start:]
+    if times.dtype.kind not in "iu":
+        if times.dtype.kind != "f" or not (np.isfinite(times) & (times == np.round(times))).all():
+            raise ValidationError("open_time", "must be integer epoch milliseconds")
+    times = times.astype(np.int64, copy=False)
     if len(times) > 1 and not (times[1:] > times[:-1]).all():
         raise ValidationError("open_time", "must be strictly increasing (sorted, no duplicates)")
     columns = []

@@ -134,6 +134,8 @@ def test_gaps_and_close_time_are_not_used(btc_candles, backend):
     (lambda d: d.assign(open=d["open"].where(d.index != 99, -np.inf)), "open"),
     (lambda d: d.assign(volume=d["volume"].where(d.index != 9, -1.0)), "volume"),
     (lambda d: d.assign(volume=d["volume"].where(d.index != 60, np.nan)), "volume"),
+    (lambda d: d.assign(open_time=d["open_time"].where(d.index != 0, np.nan)), "open_time"),
+    (lambda d: d.assign(open_time=d["open_time"].astype(str)), "open_time"),
     (lambda d: d.to_dict(), "candles"),
 ])
 def test_bad_candles_name_the_field_and_change_nothing(btc_candles, change, field):
@@ -145,6 +147,15 @@ def test_bad_candles_name_the_field_and_change_nothing(btc_candles, change, fiel
         assert err.value.field == field
     if snapshot is not None:
         pd.testing.assert_frame_equal(candles, snapshot)
+
+
+@pytest.mark.parametrize("n", [0, 1, 10, WARMUP_BARS, WARMUP_BARS + 1, WARMUP_BARS + 5])
+def test_short_histories(btc_candles, backend, n):
+    features = compute_features(btc_candles.iloc[:n], backend)
+    assert features.shape == (n, 23)
+    assert np.isfinite(features.to_numpy()).all(axis=1).sum() == max(0, n - WARMUP_BARS)
+    X, y = build_dataset(btc_candles.iloc[:n], 1, backend)
+    assert len(X) == len(y) == max(0, n - WARMUP_BARS - 1)
 
 
 def test_unknown_backend_is_refused(btc_candles):
