@@ -32,7 +32,8 @@ MODELS = (*ONLINE_MODELS, "batch")
 DAY_MS = 86_400_000
 UPDATE_CHUNK = 50  # rows per test-then-train step (the live manager's default batch_size)
 MIN_BATCH_ROWS = 100  # labelled rows (of both classes) before the first batch fit
-ROLLING_BARS = 500  # window of the rolling-accuracy plot
+ROLLING_BARS = 500  # window of the rolling-accuracy plot (a quarter of the span when that is shorter,
+MIN_ROLLING_BARS = 24  # but at least this)
 
 
 @dataclass
@@ -200,13 +201,14 @@ def write_report(result: WalkForwardResult, out_dir: str | Path, stem: str) -> d
     paths = {kind: out_dir / f"{stem}.{kind}" for kind in ("json", "csv", "html")}
     atomic_write_json(paths["json"], result.report)
     atomic_write_bytes(paths["csv"], result.predictions.to_csv(index=False).encode())
-    rolling = rolling_accuracy(result.predictions)
+    window = min(ROLLING_BARS, max(MIN_ROLLING_BARS, len(result.predictions) // 4))  # short spans get a line too
+    rolling = rolling_accuracy(result.predictions, window)
     when = pd.to_datetime(rolling.index, unit="ms", utc=True)
     fig = go.Figure([go.Scatter(x=when, y=rolling[name], name=name, mode="lines",
                                 line={"width": 3 if name == "ensemble" else 1.2,
                                       "dash": "dot" if name in BASELINES else "solid"})
                      for name in rolling.columns])
-    fig.update_layout(title=f"Walk-forward rolling accuracy ({ROLLING_BARS} bars): {stem}",
+    fig.update_layout(title=f"Walk-forward rolling accuracy ({window} bars): {stem}",
                       yaxis_title="accuracy", xaxis_title="candle open time (UTC)", template="plotly_white")
     atomic_write_bytes(paths["html"], fig.to_html(include_plotlyjs=True, full_html=True).encode())
     return paths

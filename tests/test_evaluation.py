@@ -95,7 +95,7 @@ def test_cli_loads_the_sample_when_the_store_is_empty(data_dir, tmp_path, capsys
     assert report["symbol"] == "BTCUSDT" and report["online_every"] == 12
     assert report["bars_evaluated"] == 72 and set(report["baselines"]) == set(BASELINES)
     html = next(out.glob("*.html")).read_text()
-    assert "rolling accuracy" in html and "<script src=\"http" not in html and len(html) > 1_000_000  # plotly inlined
+    assert "rolling accuracy (24 bars)" in html and "<script src=\"http" not in html and len(html) > 1_000_000  # plotly inlined
     assert len(pd.read_csv(next(out.glob("*.csv")))) == 72
     # second run: candles are in the store now, nothing loaded
     assert main(["--data-dir", str(data_dir), "evaluate", "--symbol", "BTCUSDT", "--start", "2022-12-30",
