@@ -204,10 +204,12 @@ def write_report(result: WalkForwardResult, out_dir: str | Path, stem: str) -> d
     window = min(ROLLING_BARS, max(MIN_ROLLING_BARS, len(result.predictions) // 4))  # short spans get a line too
     rolling = rolling_accuracy(result.predictions, window)
     when = pd.to_datetime(rolling.index, unit="ms", utc=True)
-    fig = go.Figure([go.Scatter(x=when, y=rolling[name], name=name, mode="lines",
+    fig = go.Figure([go.Scatter(x=when, y=rolling[name], mode="lines",
+                                name="hybrid" if name == "ensemble" else name,
                                 line={"width": 3 if name == "ensemble" else 1.2,
                                       "dash": "dot" if name in BASELINES else "solid"})
                      for name in rolling.columns])
+    fig.add_hline(y=0.5, line={"color": "#adb5bd", "width": 1, "dash": "dot"})
     fig.update_layout(title=f"Walk-forward rolling accuracy ({window} bars): {stem}",
                       yaxis_title="accuracy", xaxis_title="candle open time (UTC)", template="plotly_white")
     atomic_write_bytes(paths["html"], fig.to_html(include_plotlyjs=True, full_html=True).encode())
