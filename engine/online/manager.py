@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from pathlib import Path
 from typing import Callable
@@ -81,9 +80,9 @@ class OnlineLearningManager:
             ids, X, y = self.buffer.pending()  # re-read: another process may have learned them
             if (skipped := self._skip(len(ids), needed)) is not None:
                 return skipped
-            current = self._current()[1]
-            # learn on a private copy: readers (other threads too) keep the saved version until the next one
-            learners = pickle.loads(pickle.dumps(current)) if current else OnlineLearners()
+            # learn on a private copy read from disk: readers (other threads too) keep the saved version
+            payload = VersionedFile(self._file.path).load()[1]
+            learners = payload["learners"] if payload else OnlineLearners()
             now = self.clock()
             history, events, scored = self._learn(learners, ids, X, y, batch_size, config["buffer_size"], now)
             with self.db.transaction() as conn:
