@@ -87,6 +87,7 @@ def test_full_prediction_shape_weights_logging_and_scoring(system):
     assert out["features"] == pytest.approx(full.to_dict(), rel=1e-9, abs=1e-12)
     assert hybrid.predict("BTCUSDT", store_prediction=False)["probabilities"] == p  # same candle, same answer
 
+    hybrid.predict("BTCUSDT")  # the same candle again: still one row
     [row] = hybrid.history()
     assert row["open_time"] == t and row["outcome"] is None and row["probabilities"] == p
     assert hybrid.score_outcomes() == 0
