@@ -37,7 +37,11 @@ def timed(fn, calls: int) -> np.ndarray:
 
 
 def main(calls: int = 2000) -> None:
-    root = Path(tempfile.mkdtemp(prefix="bench_predict_"))
+    with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
+        run(Path(tmp), calls)
+
+
+def run(root: Path, calls: int) -> None:
     config = validate({"symbols": ["BTCUSDT"], "batch_window_days": 30})
     db = Database(root / "market.db")
     store = CandleStore(db)
