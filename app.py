@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except InsecureBind as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    status = app.system.status()["data_collection"]
-    source = ("replay: replaying bundled candles (offline)" if status.get("replaying") or status.get("source") == "replay"
+    source = ("replay: replaying bundled candles (offline)" if app.system.collector.source == "replay"
               else "live: Binance")
     print(f"Hybrid Learning dashboard: http://{args.host}:{args.port}/  (data dir {app.system.data_dir}; "
           f"data source {source})", flush=True)

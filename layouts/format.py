@@ -7,15 +7,15 @@ from datetime import datetime, timezone
 DASH = "—"
 
 
-def utc_time(ms: int | float | None, seconds: bool = False) -> str:
-    """Epoch ms -> "2026-11-22 04:05 UTC"; a dash for nothing.
+def utc_time(ms: int | float | None, seconds: bool = False, date: bool = True) -> str:
+    """Epoch ms -> "2026-11-22 04:05 UTC" (or "04:05:00 UTC" without the date); a dash for nothing.
 
-    >>> utc_time(0)
-    '1970-01-01 00:00 UTC'
+    >>> utc_time(0), utc_time(0, seconds=True, date=False)
+    ('1970-01-01 00:00 UTC', '00:00:00 UTC')
     """
     if ms is None or (isinstance(ms, float) and not math.isfinite(ms)):
         return DASH
-    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    fmt = ("%Y-%m-%d " if date else "") + ("%H:%M:%S" if seconds else "%H:%M")
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt) + " UTC"
 
 

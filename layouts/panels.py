@@ -33,11 +33,16 @@ def source_badge(status: Mapping) -> list:
     dc = status.get("data_collection") or {}
     running = badge("● running" if status.get("running") else "○ stopped",
                     "success" if status.get("running") else "danger")
+    return [running, _source_badge(dc, "source-mode")]
+
+
+def _source_badge(dc: Mapping, id: str) -> Any:
+    """Where candles come from: replay (offline), live Binance, or not decided yet."""
     if dc.get("replaying") or dc.get("source") == "replay":
-        source = badge(REPLAY_TEXT, "info", id="source-mode")
-    else:
-        source = badge("Live · Binance", "success", id="source-mode")
-    return [running, source]
+        return badge(REPLAY_TEXT, "info", id=id)
+    if dc.get("source") == "live":
+        return badge("Live · Binance", "success", id=id)
+    return badge("Choosing data source…", "secondary", id=id)
 
 
 def alerts(status: Mapping) -> list:
@@ -63,7 +68,6 @@ def status_cards(status: Mapping) -> dbc.Row:
     dc = status.get("data_collection") or {}
     lr = status.get("last_retrain")
     last_candle, lag_s = _symbols_summary(dc.get("symbols") or {})
-    replaying = dc.get("replaying") or dc.get("source") == "replay"
     buffer = status.get("buffer") or {}
 
     system = stat("System", badge("Running" if status.get("running") else "Stopped",
@@ -76,12 +80,8 @@ def status_cards(status: Mapping) -> dbc.Row:
                        "success" if bm.get("loaded") else "warning", id="status-batch"),
                  f"trained {age(bm.get('age_s'))} ago · accuracy {percent(metrics.get('accuracy'))}"
                  if bm.get("loaded") else "first retrain pending")
-    if not dc.get("enabled", True):
-        dc_badge = badge("Disabled", "secondary", id="status-collection")
-    elif replaying:
-        dc_badge = badge(REPLAY_TEXT, "info", id="status-collection")
-    else:
-        dc_badge = badge("Live · Binance", "success", id="status-collection")
+    dc_badge = (_source_badge(dc, "status-collection") if dc.get("enabled", True)
+                else badge("Disabled", "secondary", id="status-collection"))
     collection = stat("Data collection", dc_badge,
                       html.Span([f"last candle {utc_time(last_candle)} · lag {age(lag_s)}",
                                  html.Br() if dc.get("reason") else None,
@@ -109,7 +109,7 @@ def online_stats(stats: Mapping) -> html.Div:
     """Per online model: samples seen, version, accuracy, last update, drift; and the training buffer."""
     models = stats.get("models") or {}
     rows = [(name, number(m.get("samples_seen")), m.get("version", DASH), percent(m.get("accuracy")),
-             utc_time(m.get("last_update")), badge("drift", "danger") if m.get("drift") else badge("stable", "success"))
+             utc_time(m.get("last_update"), seconds=True, date=False), badge("drift", "danger") if m.get("drift") else badge("stable", "success"))
             for name, m in models.items()]
     buffer = html.Div([stat("Buffer", number(stats.get("buffer_size")), f"of {number(stats.get('buffer_max'))}"),
                        stat("Pending", number(stats.get("pending")), "new samples"),

@@ -123,6 +123,9 @@ def test_status_cards_say_clearly_when_replaying():
     assert panels.REPLAY_TEXT in replay and "v3" in replay and "2.0 h" in replay
     live = text_of(panels.status_cards(sample_status(replaying=False)))
     assert "Live · Binance" in live and panels.REPLAY_TEXT not in live
+    undecided = sample_status(replaying=False)
+    undecided["data_collection"]["source"] = None
+    assert "Choosing data source" in text_of(panels.status_cards(undecided))
     stopped = panels.status_cards(sample_status(running=False, last_retrain=None))
     assert find(stopped, "status-running").color == "danger" and "never" in text_of(stopped)
 
