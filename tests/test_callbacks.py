@@ -59,7 +59,10 @@ def test_apps_do_not_share_callbacks(tmp_path):
     assert not dash._callback.GLOBAL_CALLBACK_LIST and not dash._callback.GLOBAL_CALLBACK_MAP
     assert set(a.callback_map) == set(b.callback_map) and len(a.callback_map) >= 10
     assert a.callback_map is not b.callback_map
-    assert any(cb.get("background") for cb in a.callback_map.values())
+    for job in ("collect", "online_update", "batch_retrain"):  # long jobs: worker process, progress, cancel
+        background = a.callback_map[f"..{job}-result.children...{job}-finished.data.."]["background"]
+        assert background["cancel"] == [{"id": f"{job}-cancel", "property": "n_clicks"}]
+        assert [str(o) for o in background["progress"]] == [f"{job}-progress.value", f"{job}-progress.label"]
 
 
 def test_refuses_a_public_host_without_token(tmp_path):
