@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 import callbacks.figures as figures
+import callbacks.prediction
+import callbacks.settings
 import callbacks.status
 import layouts.format
 import layouts.panels as panels
@@ -17,10 +19,11 @@ from engine.candles import CANDLE_COLUMNS
 from tests.dashboard_fixtures import HOUR, T0, find, sample_prediction_row, sample_status, text_of
 
 
-@pytest.mark.parametrize("module", [layouts.format, figures, panels, callbacks.status])
+@pytest.mark.parametrize("module", [layouts.format, figures, panels, callbacks.status, callbacks.settings,
+                                    callbacks.prediction])
 def test_doctests(module):
     result = doctest.testmod(module)
-    assert result.failed == 0
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_rolling_accuracy_orders_by_time_and_windows():
