@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.features import WARMUP_BARS, build_dataset
+from engine.features import HISTORY_BARS, build_dataset
 
 
 class Pipeline:
@@ -44,7 +44,8 @@ class Pipeline:
         """Queue the samples whose label the new bars made known (at most a buffer's worth)."""
         horizon = cfg["label_horizon"]
         fresh = min(new_rows, cfg["buffer_size"]) + horizon
-        candles = self.store.tail(symbol, cfg["interval"], fresh + WARMUP_BARS + horizon)
+        # HISTORY_BARS of lead-in so the recursive indicators match the full-history values the models see
+        candles = self.store.tail(symbol, cfg["interval"], fresh + HISTORY_BARS + horizon)
         X, y = build_dataset(candles, horizon)
         X, y = X.tail(fresh), y.tail(fresh)
         if X.empty:

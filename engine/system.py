@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from engine import paths
 from engine.batch import BatchTrainer
+from engine.candles import INTERVAL_MS
 from engine.collector import Collector
 from engine.config import ConfigStore
 from engine.db import Database
@@ -26,15 +27,9 @@ from engine.store import CandleStore
 from engine.trading import PaperTrader
 
 DAY_MS = 86_400_000
-INTERVAL_MS = {"m": 60_000, "h": 3_600_000, "d": DAY_MS}
 PREDICT_CACHE_S = 1.0  # API predictions may be this old (other processes' model updates)
 STALE_BARS = 3  # live data this many bars behind raises a "data_stale" alert
 Progress = Callable[[float, str], None]
-
-
-def interval_ms(interval: str) -> int:
-    """'1h' -> 3600000."""
-    return int(interval[:-1]) * INTERVAL_MS[interval[-1]]
 
 
 class HybridLearningSystem:
@@ -101,7 +96,7 @@ class HybridLearningSystem:
                 "trading": self.trader.stats()}
 
     def cleanup(self) -> dict:
-        """Retention: old candles (never inside the batch window), predictions and job runs."""
+        """Retention: old candles (never inside the batch window), predictions, job runs, online history."""
         cfg, now = self.config.current(), now_ms()
         keep_from = {}
         for symbol in cfg["symbols"]:
@@ -111,7 +106,8 @@ class HybridLearningSystem:
         prediction_cutoff = now - cfg["prediction_retention_days"] * DAY_MS
         return {"candles": self.store.cleanup(now - cfg["candle_retention_days"] * DAY_MS, keep_from),
                 "predictions": self.hybrid.log.cleanup(prediction_cutoff),
-                "job_runs": self.jobs.cleanup(prediction_cutoff)}
+                "job_runs": self.jobs.cleanup(prediction_cutoff),
+                "online_history": self.online.cleanup(prediction_cutoff)}
 
     def _learn_from_trade(self, features: dict, target: int, symbol: str) -> int:
         return self.online.add_training_data(features, target, symbol, source="trade")
@@ -193,7 +189,7 @@ class HybridLearningSystem:
                 alerts.append({"level": "danger", "kind": "job_failed", "time": run["start"],
                                "message": f"last {job} run failed: {run['error']}"})
         if collection.get("source") == "live":
-            limit = STALE_BARS * interval_ms(cfg["interval"])
+            limit = STALE_BARS * INTERVAL_MS[cfg["interval"]]
             for symbol, info in (collection.get("symbols") or {}).items():
                 if info.get("lag_ms") is not None and info["lag_ms"] > limit:
                     alerts.append({"level": "warning", "kind": "data_stale", "time": now,

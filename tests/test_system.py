@@ -1,11 +1,14 @@
 """HybridLearningSystem: jobs wired to the real components, status from disk, cross-process visibility."""
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import time
 
+import numpy as np
 import pytest
 
+from engine.features import build_dataset
 from engine.jobs import now_ms
 from tests.system_fixtures import make_system
 
@@ -47,6 +50,22 @@ def test_collect_feeds_buffer_and_pipeline_predicts_and_trades(data_dir):
     assert evaluation["outcome"] == "ok" and "accuracy" in evaluation["result"]
 
 
+def test_buffered_candle_samples_match_full_history_features(data_dir):
+    """Incremental collection (a few new bars) must queue the same features the models see elsewhere."""
+    system = make_system(data_dir, collect=True)
+    system.db.connect().execute("DELETE FROM online_samples WHERE symbol='BTCUSDT' AND open_time IN "
+                                "(SELECT open_time FROM online_samples WHERE symbol='BTCUSDT' "
+                                "ORDER BY open_time DESC LIMIT 5)")
+    assert system.pipeline.add_samples("BTCUSDT", 5, system.config.current()) == 5
+    X, y = build_dataset(system.store.range("BTCUSDT", "1h"), horizon=1)
+    rows = system.db.query("SELECT open_time, features, target FROM online_samples "
+                           "WHERE symbol='BTCUSDT' AND source='candle' ORDER BY open_time DESC LIMIT 5")
+    for row in rows:
+        np.testing.assert_allclose(json.loads(row["features"]), X.loc[row["open_time"]].to_numpy(),
+                                   rtol=1e-6, atol=1e-9)
+        assert row["target"] == y.loc[row["open_time"]]
+
+
 def test_failed_job_becomes_an_alert_and_never_raises(data_dir):
     system = make_system(data_dir, HLS_DATA_SOURCE="live", HLS_BINANCE_BASE_URL="http://127.0.0.1:9")  # closed port
     system.collector.sleep = lambda s: None  # no back-off waits in the test
@@ -69,6 +88,15 @@ def test_cleanup_keeps_the_batch_window(data_dir):
     assert kept["open_time"].iloc[-1] == latest and kept["open_time"].iloc[0] >= latest - 7 * DAY_MS
     assert len(kept) >= 7 * 24 - 5
     assert system.jobs.history(job="collect")  # today's job runs are kept
+
+
+def test_cleanup_trims_old_online_history(data_dir):
+    system = make_system(data_dir, collect=True)
+    system.run_job("online_update", "cli")
+    assert system.online.performance_history()
+    assert system.online.cleanup(now_ms() - DAY_MS) == 0  # today's rows are kept
+    assert system.online.cleanup(now_ms() + 1) > 0
+    assert system.online.performance_history() == []
 
 
 def _background_worker(data_dir: str) -> None:

@@ -158,6 +158,12 @@ class OnlineLearningManager:
         return {"models": models, "buffer_size": self.buffer.size(), "buffer_max": self.config()["buffer_size"],
                 "pending": self.buffer.pending_count(), "drift_events": [dict(e) for e in events]}
 
+    def cleanup(self, older_than_ms: int) -> int:
+        """Retention: delete performance history and drift events older than ``older_than_ms``."""
+        with self.db.transaction() as conn:
+            return sum(conn.execute(f"DELETE FROM {table} WHERE time < ?", (int(older_than_ms),)).rowcount
+                       for table in ("online_performance", "online_drift_events"))
+
     def performance_history(self, limit: int = 500) -> list[dict]:
         """The newest ``limit`` history rows (one per model per learned chunk it scored), oldest first."""
         rows = self.db.query("SELECT time, model, accuracy, log_loss, samples_seen, n FROM online_performance "
