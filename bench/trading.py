@@ -6,16 +6,19 @@ plain-Python loop over the same bars reading o/h/l/c (the floor any per-bar loop
 Then the live path: a PaperTrader on a CandleStore (SQLite, temp dir) fed ``--live-bars`` bars
 one at a time (upsert, on_candles, on_prediction), against the upserts alone.
 
-    python -m bench.trading [--repeat 3] [--live-bars 1000]
+    python bench/trading.py [--repeat 3] [--live-bars 1000]
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.candles import load_sample
 from engine.config import DEFAULTS, validate

@@ -23,6 +23,12 @@ from engine.features import WARMUP_BARS, compute_features, make_labels  # noqa: 
 START_MS = 1_640_995_200_000  # 2022-01-01 00:00 UTC
 
 
+def _cpu_with_children() -> float:
+    """CPU seconds of this process plus its finished children (the batch track's worker process)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def main(online_every: int = 6, retrain_every: int = 24) -> None:
     config = DEFAULTS
     burn_in = config["batch_window_days"] * DAY_MS + WARMUP_BARS * INTERVAL_MS["1h"]
@@ -30,13 +36,13 @@ def main(online_every: int = 6, retrain_every: int = 24) -> None:
     candles = candles[candles.open_time >= START_MS - burn_in].reset_index(drop=True)
     year = int((candles.open_time >= START_MS).sum())
 
-    t, cpu = time.perf_counter(), time.process_time()
+    t, cpu = time.perf_counter(), _cpu_with_children()
     result = walk_forward(candles, config, online_every, retrain_every, start_ms=START_MS)
-    total, total_cpu = time.perf_counter() - t, time.process_time() - cpu
+    total, total_cpu = time.perf_counter() - t, _cpu_with_children() - cpu
     r = result.report
     print(f"walk-forward BTCUSDT 1h 2022: {year} bars evaluated, {len(candles)} loaded (incl. "
           f"the {config['batch_window_days']}-day window before it); online every {online_every}, retrain every {retrain_every}")
-    print(f"total {total:.2f} s wall ({total_cpu:.2f} s CPU, both threads)  ->  {year / total:.0f} bars/s "
+    print(f"total {total:.2f} s wall ({total_cpu:.2f} s CPU, this process and its batch worker)  ->  {year / total:.0f} bars/s "
           f"(goal: one year <= 20 s: {'met' if total <= 20 else 'NOT met'})")
     print(f"hybrid accuracy {r['hybrid']['accuracy']:.4f} ± {r['hybrid']['accuracy_se']:.4f}, "
           f"majority baseline {r['baselines']['majority_class']['accuracy']:.4f}")
