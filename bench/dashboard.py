@@ -128,7 +128,8 @@ def bench_browser(data_dir: Path, repeat: int) -> dict:
     server = DashboardServer(data_dir, env=ENV).wait_ready()
     results: dict[str, list[float]] = {"reference: navigate to static css": [],
                                        "reference: minimal Dash page, graph drawn": [], "status cards shown": [],
-                                       "accuracy chart drawn": [], "market chart drawn (tab click)": []}
+                                       "accuracy chart drawn": [], "market chart drawn (tab click)": [],
+                                       "accuracy chart drawn, warm cache (revisit)": []}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -149,9 +150,13 @@ def bench_browser(data_dir: Path, repeat: int) -> dict:
                 page.click("#tabs a.nav-link:text-is('Market')")
                 page.wait_for_selector("#market-graph .main-svg .trace", timeout=120_000)
                 market = time.perf_counter() - t1
+                t1 = time.perf_counter()  # an operator coming back: scripts come from the browser cache
+                page.goto(server.url, wait_until="commit")
+                page.wait_for_selector("#accuracy-graph .main-svg .scatterlayer .trace", timeout=120_000)
+                revisit = time.perf_counter() - t1
                 context.close()
-                if i:  # the first round warms the server and the browser cache
-                    for key, value in zip(results, (ref, reference, cards, chart, market)):
+                if i:  # the first round warms the server (each round's new context starts with a cold cache)
+                    for key, value in zip(results, (ref, reference, cards, chart, market, revisit)):
                         results[key].append(value * 1000)
             browser.close()
     finally:
@@ -181,8 +186,8 @@ def main() -> int:
             print(f"\nheadless Chromium, median of {args.repeat} page loads (ms, ratio to the minimal Dash page):")
             for name, ms in browser.items():
                 print(f"  {name:40s} {ms:8.0f} ms  x{ms / ref:6.1f}")
-            print(f"  goal: charts drawn <= 1500 ms -> "
-                  f"{'met' if browser['accuracy chart drawn'] <= 1500 else 'NOT met'}")
+            for name in ("accuracy chart drawn", "accuracy chart drawn, warm cache (revisit)"):
+                print(f"  goal: {name} <= 1500 ms -> {'met' if browser[name] <= 1500 else 'NOT met'}")
     print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
