@@ -53,12 +53,18 @@ def accuracy_series(performance: Sequence[Mapping], predictions: Sequence[Mappin
 
     ``performance``: OnlineLearningManager.performance_history() rows (time, model, accuracy);
     ``predictions``: HybridEnsemble.history() rows (outcome, correct, scored_at, open_time, symbol).
-    Every point is placed at the wall-clock time it was measured (scored_at for predictions).
+    Every point is placed at the wall-clock time it was measured (scored_at for predictions); an
+    online update that scored several chunks gives one point per model (chunks weighted by size).
     """
+    updates: dict[tuple[str, int], list[float]] = {}  # (model, time) -> [correct, n]
+    for row in performance:
+        if row.get("accuracy") is not None and row.get("n"):
+            acc = updates.setdefault((row["model"], int(row["time"])), [0.0, 0])
+            acc[0] += float(row["accuracy"]) * row["n"]
+            acc[1] += row["n"]
     series: dict[str, list[tuple[int, float]]] = {}
-    for row in sorted(performance, key=lambda r: r["time"]):
-        if row.get("accuracy") is not None:
-            series.setdefault(f"online: {row['model']}", []).append((int(row["time"]), float(row["accuracy"])))
+    for (model, time), (correct, n) in sorted(updates.items(), key=lambda kv: kv[0][1]):
+        series.setdefault(f"online: {model}", []).append((time, correct / n))
     scored = sorted((p for p in predictions if p.get("outcome") is not None), key=lambda p: (p["scored_at"], p["open_time"]))
     for model, name in (("ensemble", "hybrid"), ("batch", "batch")):
         rows = [p for p in scored if p["correct"].get(model) is not None]

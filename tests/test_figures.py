@@ -36,11 +36,13 @@ def test_rolling_accuracy_orders_by_time_and_windows():
 def test_accuracy_series_has_online_batch_hybrid_and_baseline():
     perf = [{"time": T0 + 2, "model": "sgd", "accuracy": 0.6, "log_loss": 0.7, "samples_seen": 100, "n": 50},
             {"time": T0 + 1, "model": "sgd", "accuracy": 0.5, "log_loss": 0.7, "samples_seen": 50, "n": 50},
+            {"time": T0 + 1, "model": "sgd", "accuracy": 0.2, "log_loss": 0.7, "samples_seen": 60, "n": 10},
             {"time": T0 + 1, "model": "mlp_online", "accuracy": None, "log_loss": None, "samples_seen": 0, "n": 0}]
     preds = [sample_prediction_row(T0 + i * HOUR, outcome=1, ensemble=1 if i % 2 else 0, batch=1) for i in range(6)]
     preds.append(sample_prediction_row(T0 + 9 * HOUR, outcome=None, ensemble=1, batch=1))  # pending: ignored
     series = accuracy_series(perf, preds, horizon=1, window=100)
-    assert series["online: sgd"] == [(T0 + 1, 0.5), (T0 + 2, 0.6)]
+    # the update at T0 + 1 scored two chunks (50 at 50%, 10 at 20%): one point, weighted by size
+    assert series["online: sgd"] == [(T0 + 1, pytest.approx(27 / 60)), (T0 + 2, 0.6)]
     assert "online: mlp_online" not in series
     assert series["hybrid"][-1][1] == pytest.approx(0.5)  # 3 of 6 right
     assert series["batch"][-1][1] == pytest.approx(1.0)
