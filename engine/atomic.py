@@ -15,6 +15,15 @@ from pathlib import Path
 from typing import Any
 
 
+def file_stamp(path: str | os.PathLike) -> tuple | None:
+    """(inode, mtime, size) of ``path``, None when missing: changes whenever the file is replaced."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,16 +52,9 @@ class VersionedFile:
         self._stamp: tuple | None = None
         self._cached: tuple[int, Any] = (0, None)
 
-    def _stat(self) -> tuple | None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
     def load(self) -> tuple[int, Any]:
         """(version, object); (0, None) when nothing was saved yet."""
-        stamp = self._stat()
+        stamp = file_stamp(self.path)
         if stamp is None:
             self._stamp, self._cached = None, (0, None)
         elif stamp != self._stamp:
@@ -66,5 +68,5 @@ class VersionedFile:
         version = self.load()[0] + 1
         atomic_write_bytes(self.path, pickle.dumps({"version": version, "object": obj},
                                                    protocol=pickle.HIGHEST_PROTOCOL))
-        self._stamp, self._cached = self._stat(), (version, obj)
+        self._stamp, self._cached = file_stamp(self.path), (version, obj)
         return version

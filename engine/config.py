@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.atomic import atomic_write_json
+from engine.atomic import atomic_write_json, file_stamp
 from engine.errors import ValidationError
 
 ENV_PREFIX = "HLS_"  # e.g. HLS_ENSEMBLE_WEIGHT_BATCH=0.6 overrides ensemble_weight_batch
@@ -184,11 +184,7 @@ class ConfigStore:
         return {k: v for k, v in saved.items() if k in SCHEMA}  # settings retired by an upgrade are dropped
 
     def current(self) -> dict[str, Any]:
-        try:
-            st = os.stat(self.path)
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
+        stamp = file_stamp(self.path)
         if stamp != self._stamp or not self._cached:
             self._cached = validate(self._overrides, validate(self._read_file()))
             self._stamp = stamp

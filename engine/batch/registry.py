@@ -15,7 +15,7 @@ import pickle
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.atomic import atomic_write_bytes, atomic_write_json
+from engine.atomic import atomic_write_bytes, atomic_write_json, file_stamp
 from engine.errors import ValidationError
 from engine.locks import ProcessLock
 
@@ -42,11 +42,7 @@ class ModelRegistry:
     # ---- reading (any process) ----
     def index(self) -> dict[str, Any]:
         """The current index (re-read only when the file changed)."""
-        try:
-            st = os.stat(self.index_path)
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
+        stamp = file_stamp(self.index_path)
         if stamp != self._stamp:
             if stamp is None:
                 self._index = copy.deepcopy(EMPTY_INDEX)
