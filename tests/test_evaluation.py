@@ -5,11 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.candles import load_sample
 from engine.cli import main
 from engine.config import validate
 from engine.errors import ValidationError
 from engine.evaluation import MODELS, _learn, rolling_accuracy, walk_forward
 from engine.metrics import BASELINES
+from engine.trading import backtest
 
 CONFIG = validate({"batch_window_days": 7})
 PROB_COLUMNS = [f"p_{m}" for m in (*MODELS, "ensemble", *BASELINES)]
@@ -84,7 +86,8 @@ def test_rolling_accuracy(result):
 
 
 def test_cli_loads_the_sample_when_the_store_is_empty(data_dir, tmp_path, capsys):
-    (data_dir / "config.json").write_text(json.dumps({"batch_window_days": 7}))
+    settings = {"batch_window_days": 7, "signal_confidence_threshold": 0.5}  # trade on every call
+    (data_dir / "config.json").write_text(json.dumps(settings))
     out = tmp_path / "out"
     code = main(["--data-dir", str(data_dir), "evaluate", "--symbol", "BTCUSDT", "--interval", "1h",
                  "--start", "2022-12-28", "--end", "2022-12-30", "--online-every", "12", "--out", str(out)])
@@ -96,7 +99,17 @@ def test_cli_loads_the_sample_when_the_store_is_empty(data_dir, tmp_path, capsys
     assert report["bars_evaluated"] == 72 and set(report["baselines"]) == set(BASELINES)
     html = next(out.glob("*.html")).read_text()
     assert "rolling accuracy (24 bars)" in html and "<script src=\"http" not in html and len(html) > 1_000_000  # plotly inlined
-    assert len(pd.read_csv(next(out.glob("*.csv")))) == 72
+    predictions = pd.read_csv(next(out.glob("*.csv")))
+    assert len(predictions) == 72
+    # the paper-trading rules ran over the hybrid's walk-forward calls, fees included
+    calls = predictions[["open_time", "p_ensemble"]].rename(columns={"p_ensemble": "prob_up"})
+    candles = load_sample("BTCUSDT")
+    span = candles[candles.open_time.between(calls.open_time.iloc[0], calls.open_time.iloc[-1])]
+    expected = backtest(span, calls, validate(settings))
+    trading = report["trading"]
+    assert trading["trades"] == expected["trades"] and trading["pnl_usdt"] == pytest.approx(expected["pnl_usdt"])
+    assert trading["trades"] > 0 and trading["fees_usdt"] > 0 and "buy_and_hold" in trading
+    assert "paper trading" in text
     # second run: candles are in the store now, nothing loaded
     assert main(["--data-dir", str(data_dir), "evaluate", "--symbol", "BTCUSDT", "--start", "2022-12-30",
                  "--out", str(out)]) == 0

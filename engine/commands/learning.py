@@ -1,4 +1,8 @@
-"""Learning commands: ``evaluate`` (walk-forward replay of stored history, written as a report)."""
+"""Learning commands: ``evaluate`` (walk-forward replay of stored history, written as a report).
+
+The report also runs the paper-trading rules (engine.trading.backtest, the live rules and config)
+over the hybrid's walk-forward predictions, so an operator sees whether the learning pays after fees.
+"""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +17,7 @@ from engine.evaluation import DAY_MS, walk_forward, write_report
 from engine.features import WARMUP_BARS
 from engine.paths import data_dir
 from engine.store import CandleStore
+from engine.trading import backtest
 
 
 def _day_ms(text: str) -> int:
@@ -68,7 +73,7 @@ def run_evaluate(args) -> int:
     except ValidationError as exc:
         print(f"error: {exc}")
         return 2
-    result.report.update(symbol=symbol, interval=interval)
+    result.report.update(symbol=symbol, interval=interval, trading=paper_trading(candles, result.predictions, config))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     paths = write_report(result, args.out or root / "reports", f"walk_forward_{symbol}_{interval}_{stamp}")
     r = result.report
@@ -80,5 +85,24 @@ def run_evaluate(args) -> int:
         cells = "".join(f"{'-':>18}" if s[k] is None else f"{s[k]:>10.4f} ±{s[k + '_se'] or 0:.4f}"
                         for k in ("accuracy", "balanced_accuracy", "log_loss", "brier"))
         print(f"{name:<18}{s['n']:>7}{cells}")
+    t = r["trading"]
+    if t is not None:
+        print(f"paper trading (confidence > {config['signal_confidence_threshold']}, fees and slippage included): "
+              f"{t['trades']} trades, win rate {_pct(t['win_rate'])}, PnL {t['pnl_usdt']:+.2f} USDT "
+              f"(fees {t['fees_usdt']:.2f}), max drawdown {t['max_drawdown_usdt']:.2f} USDT; "
+              f"buy-and-hold {t['buy_and_hold']['pnl_usdt']:+.2f} USDT over the same bars")
     print(json.dumps({kind: str(path) for kind, path in paths.items()}))
     return 0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def paper_trading(candles, predictions, config: dict) -> dict | None:
+    """The trading rules over the hybrid's walk-forward predictions (None when it made none)."""
+    calls = predictions[["open_time", "p_ensemble"]].rename(columns={"p_ensemble": "prob_up"}).dropna()
+    if calls.empty:
+        return None
+    span = candles[candles["open_time"] >= calls["open_time"].iloc[0]]
+    return {k: v for k, v in backtest(span, calls, config).items() if k != "trade_list"}
