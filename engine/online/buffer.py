@@ -62,6 +62,6 @@ class TrainingBuffer:
     @staticmethod
     def _arrays(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        X = np.array([json.loads(r["features"]) for r in rows], dtype=float)
+        X = np.array(json.loads("[" + ",".join(r["features"] for r in rows) + "]"), dtype=float)
         y = np.array([r["target"] for r in rows], dtype=int)
         return ids, X, y

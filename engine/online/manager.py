@@ -46,7 +46,8 @@ class OnlineLearningManager:
         self.db, self.config, self.clock = db, config, clock
         self.lock_dir = Path(lock_dir)
         self.buffer = TrainingBuffer(db)
-        self._file = VersionedFile(Path(model_dir) / MODEL_FILE)
+        self._file = VersionedFile(Path(model_dir) / MODEL_FILE)  # what readers see
+        self._working = VersionedFile(self._file.path)  # the writer's own copy, never shared with readers
 
     # -- samples -------------------------------------------------------------------------------
     def add_training_data(self, features: dict, target, symbol: str, source: str = "api",
@@ -80,17 +81,23 @@ class OnlineLearningManager:
             ids, X, y = self.buffer.pending()  # re-read: another process may have learned them
             if (skipped := self._skip(len(ids), needed)) is not None:
                 return skipped
-            # learn on a private copy read from disk: readers (other threads too) keep the saved version
-            payload = VersionedFile(self._file.path).load()[1]
+            # learn on the writer's private copy (re-read from disk only when another process saved since):
+            # readers (other threads too) keep the saved version
+            payload = self._working.load()[1]
             learners = payload["learners"] if payload else OnlineLearners()
             now = self.clock()
-            history, events, scored = self._learn(learners, ids, X, y, batch_size, config["buffer_size"], now)
-            with self.db.transaction() as conn:
-                self.buffer.mark_learned(conn, ids, now)
-                conn.executemany("INSERT INTO online_performance(time, model, accuracy, log_loss, "
-                                 "samples_seen, n) VALUES (?, ?, ?, ?, ?, ?)", history)
-                conn.executemany("INSERT INTO online_drift_events(time, model, message) VALUES (?, ?, ?)", events)
-                version = self._file.save({"learners": learners, "updated_at": now})
+            try:
+                history, events, scored = self._learn(learners, ids, X, y, batch_size, config["buffer_size"], now)
+                with self.db.transaction() as conn:
+                    self.buffer.mark_learned(conn, ids, now)
+                    conn.executemany("INSERT INTO online_performance(time, model, accuracy, log_loss, "
+                                     "samples_seen, n) VALUES (?, ?, ?, ?, ?, ?)", history)
+                    conn.executemany("INSERT INTO online_drift_events(time, model, message) VALUES (?, ?, ?)",
+                                     events)
+                    version = self._working.save({"learners": learners, "updated_at": now})
+            except BaseException:
+                self._working = VersionedFile(self._file.path)  # drop the half-learnt copy: reload from disk
+                raise
         results = {name: (correct / n if n else None) for name, (correct, n) in scored.items()}
         return {"status": "updated", "reason": None, "samples": len(ids), "update_results": results,
                 "version": version, "drift": sorted({model for _, model, _ in events})}

@@ -14,6 +14,7 @@ from engine.online.probability import PlattCalibrator, sigmoid
 
 MODEL_NAMES: tuple[str, ...] = ("sgd", "passive_aggressive", "mlp_online")
 CLASSES = np.array([0, 1])
+LOSS_CURVE_KEPT = 10  # MLP: sklearn appends one loss per partial_fit and only ever reads the last
 
 
 def _two_columns(p_up: np.ndarray) -> np.ndarray:
@@ -78,7 +79,11 @@ class PassiveAggressiveProba(_Linear):
 
 class OnlineMLP:
     """MLP (ReLU hidden layers, adam) learning one pass per ``partial_fit`` in small minibatches
-    (adam: sgd + "adaptive" freezes; minibatches so one pass over a batch takes a few steps)."""
+    (adam: sgd + "adaptive" freezes; minibatches so one pass over a batch takes a few steps).
+
+    Its ``loss_curve_`` keeps only the newest LOSS_CURVE_KEPT losses, so the saved model (and the
+    time to pickle it) does not grow with every update.
+    """
 
     def __init__(self, hidden_layer_sizes=(50, 25), learning_rate_init: float = 0.001, minibatch: int = 16,
                  random_state: int = 0):
@@ -101,6 +106,7 @@ class OnlineMLP:
     def partial_fit(self, X: np.ndarray, y: np.ndarray, classes=CLASSES) -> "OnlineMLP":
         self.estimator.batch_size = min(self.minibatch, len(X))  # sklearn warns when it has to clip
         _learn(self.estimator, self.fitted, X, y, classes)
+        del self.estimator.loss_curve_[:-LOSS_CURVE_KEPT]
         return self
 
 
