@@ -2,7 +2,8 @@
 
 Nothing happens at import time. The app mounts the REST API blueprint on ``app.server``,
 serves Bootstrap's CSS from the installed bootstrap-flask package (no CDN) and starts the
-system's scheduler thread. Long jobs run as background callbacks in worker processes that
+system's scheduler thread. A page load is one layout request (the first tab's panels come filled in,
+no callback round trip) plus cacheable scripts, plotly.js among them. Long jobs run as background callbacks in worker processes that
 open their own HybridLearningSystem on the same data directory.
 """
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 import dash
 import diskcache
 import flask_bootstrap
-from flask import send_from_directory
+from flask import request, send_from_directory
 
 from api import create_blueprint
 from api.security import InsecureBind, check_bind
-from callbacks import register_callbacks
+from callbacks import initial_props, register_callbacks
 from engine import paths
 from engine.system import HybridLearningSystem
 from layouts.shell import build_layout
@@ -27,6 +28,26 @@ from layouts.shell import build_layout
 BOOTSTRAP_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
 BOOTSTRAP_URL = "/vendor/bootstrap.min.css"
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+# plotly.js as a page script (versioned URL, cached for a year; the browser compiles it while the other
+# bundles load) instead of dcc.Graph fetching it only once mounted: the first tab draws a chart anyway.
+PLOTLY_JS = {"relative_package_path": "package_data/plotly.min.js", "namespace": "plotly"}
+# dcc's lazy chunks the first tab needs, requested once a component is mounted (after the layout arrived):
+# preloaded from <head>, they download alongside the bundles instead of after them.
+PRELOAD = ("/_dash-component-suites/dash/dcc/async-graph.js", "/_dash-component-suites/dash/dcc/async-slider.js")
+UNVERSIONED_MAX_AGE = 3600  # s; these URLs carry no version, so a Dash upgrade is picked up within the hour
+
+
+def _preload_links() -> str:
+    return "\n".join(f'<link rel="preload" href="{url}" as="script">' for url in PRELOAD)
+
+
+def _cache_unversioned_scripts(response):
+    """Dash serves dcc's lazy chunks under fixed URLs with only an ETag: every page load revalidates each
+    (a round trip per file). A short max-age lets a revisit take them from the cache."""
+    if request.path.startswith("/_dash-component-suites/") and not response.cache_control.max_age:
+        response.cache_control.public = True
+        response.cache_control.max_age = UNVERSIONED_MAX_AGE
+    return response
 
 
 class SystemHandle:
@@ -55,10 +76,18 @@ def create_app(config: dict | None = None) -> dash.Dash:
     app = dash.Dash(__name__, title="Hybrid Learning", update_title=None, assets_folder=str(ASSETS_DIR),
                     external_stylesheets=[BOOTSTRAP_URL], background_callback_manager=manager,
                     serve_locally=True)
+    app.scripts.append_script(PLOTLY_JS)
+    app.index_string = app.index_string.replace("{%css%}", "{%css%}\n" + _preload_links())
+    app.server.after_request(_cache_unversioned_scripts)
     app.server.add_url_rule(BOOTSTRAP_URL, "vendor_bootstrap",
                             lambda: send_from_directory(BOOTSTRAP_DIR, "bootstrap.min.css", max_age=86400))
     app.server.register_blueprint(create_blueprint(system, token=cfg["api_token"]))
-    app.layout = lambda: build_layout(get_system().config.current())
+    app.validation_layout = build_layout(system.config.current())  # the skeleton: no data read at startup
+
+    def page():
+        current = get_system()
+        return build_layout(current.config.current(), initial_props(current))
+    app.layout = page
     register_callbacks(app, get_system)
     app.system = system  # for the entry point and tests: the server process's system
     if cfg["start_scheduler"]:

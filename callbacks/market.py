@@ -39,7 +39,8 @@ def market_view(system, symbol: str, bars: int):
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("market-graph", "figure"), Output("market-summary", "children"),
                   Input("market-symbol", "value"), Input("market-range", "value"), Input("market-refresh", "n_intervals"),
-                  Input("tabs", "active_tab"))
+                  Input("tabs", "active_tab"),
+                  prevent_initial_call=True)  # drawn when its tab is opened
     def market(symbol, bars, _version, tab):
         if tab != "market":
             return no_update, no_update  # drawn when the tab is opened, then kept fresh

@@ -43,6 +43,17 @@ def apply_change(store, trigger: str | None, slider: float | None, switches: dic
     return store.current(), ""
 
 
+def profile_options(store) -> list[dict]:
+    return [{"label": p, "value": p} for p in store.profiles()]
+
+
+def initial_props(system) -> dict[tuple[str, str], object]:
+    """What the settings callback would show on load, served inside the layout (no round trip)."""
+    store = system.config
+    return {("weight-label", "children"): weight_label(store.current()),
+            ("profile-select", "options"): profile_options(store)}
+
+
 def register(app, get_system: Callable) -> None:
     switch_ids = [f"cfg-{key}" for key, _ in SWITCH_FIELDS]
     interval_ids = [f"cfg-{key}" for key, _ in INTERVAL_FIELDS]
@@ -54,7 +65,7 @@ def register(app, get_system: Callable) -> None:
                   *[Input(i, "value") for i in switch_ids],
                   Input("profile-save", "n_clicks"), Input("profile-load", "n_clicks"),
                   *[State(i, "value") for i in interval_ids],
-                  State("profile-name", "value"), State("profile-select", "value"))
+                  State("profile-name", "value"), State("profile-select", "value"), prevent_initial_call=True)
     def settings(slider, _apply, *args):
         switches = dict(zip((k for k, _ in SWITCH_FIELDS), args[:len(switch_ids)]))
         rest = args[len(switch_ids) + 2:]
@@ -66,9 +77,9 @@ def register(app, get_system: Callable) -> None:
         except ValidationError as exc:
             controls = [no_update] * (1 + len(switch_ids) + len(interval_ids))  # keep what the user entered
             return (dbc.Alert(str(exc), color="danger", className="py-2 mb-0", id="settings-error"), no_update,
-                    [{"label": p, "value": p} for p in store.profiles()], *controls)
+                    profile_options(store), *controls)
         message = dbc.Alert(text, color="success", className="py-2 mb-0", id="settings-ok",
                             duration=4000) if text else ""
-        return (message, weight_label(config), [{"label": p, "value": p} for p in store.profiles()],
+        return (message, weight_label(config), profile_options(store),
                 config["ensemble_weight_batch"], *[config[k] for k, _ in SWITCH_FIELDS],
                 *[config[k] for k, _ in INTERVAL_FIELDS])

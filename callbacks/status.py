@@ -44,40 +44,73 @@ def series_version(series: Mapping[str, list]) -> str:
                         ).hexdigest()
 
 
+def status_view(status: Mapping) -> tuple:
+    """(source badge, alerts, status cards)."""
+    return panels.source_badge(status), panels.alerts(status), panels.status_cards(status)
+
+
+def stats_view(system, status: Mapping) -> tuple:
+    """(online models table, data collection panel)."""
+    return panels.online_stats(system.online.stats()), panels.collection_stats(status, system.data_collection())
+
+
+def logs_view(system) -> tuple:
+    """(prediction history, job log)."""
+    return panels.prediction_history(system.hybrid.history(None, 12)), panels.job_log(system.jobs.history(None, 15))
+
+
+def accuracy_view(system, shown: str | None = None) -> tuple:
+    """(accuracy figure, its series version), or no_update twice when ``shown`` is that version already."""
+    horizon = system.config.current()["label_horizon"]
+    series = accuracy_series(system.online.performance_history(), system.hybrid.history(None, HISTORY_LIMIT), horizon)
+    version = series_version(series)
+    return (no_update, no_update) if version == shown else (accuracy_figure(series), version)
+
+
+STATUS_PROPS = (("source-badge", "children"), ("alerts", "children"), ("status-cards", "children"))
+STATS_PROPS = (("online-stats", "children"), ("collection-stats", "children"))
+LOGS_PROPS = (("prediction-history", "children"), ("job-log", "children"))
+ACCURACY_PROPS = (("accuracy-graph", "figure"), ("accuracy-version", "data"))
+
+
+def initial_props(system) -> dict[tuple[str, str], object]:
+    """Every panel as the page first shows it, {(component id, prop): value}: served inside the layout,
+    so a page load needs no callback round trip (the panel callbacks only run when the state changes)."""
+    status = system.status()
+    views = ((STATUS_PROPS, status_view(status)), (STATS_PROPS, stats_view(system, status)),
+             (LOGS_PROPS, logs_view(system)), (ACCURACY_PROPS, accuracy_view(system)))
+    props = {key: value for keys, values in views for key, value in zip(keys, values)}
+    props[("state-version", "data")] = fingerprint(status)
+    return props
+
+
+def _outputs(props) -> list[Output]:
+    return [Output(cid, prop) for cid, prop in props]
+
+
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("state-version", "data"),
                   Input("refresh", "n_intervals"), *[Input(f"{job}-finished", "data") for job, _, _ in JOBS],
-                  State("state-version", "data"), prevent_initial_call=True)  # panels render on load by themselves
+                  State("state-version", "data"), prevent_initial_call=True)
     def poll(_n, *args):
         version = fingerprint(get_system().status())
         return no_update if version == args[-1] else version
 
-    # Independent, small callbacks: each panel appears as soon as its own data is read.
-    @app.callback(Output("source-badge", "children"), Output("alerts", "children"), Output("status-cards", "children"),
-                  Input("state-version", "data"))
+    # The page arrives with every panel filled (initial_props); each re-renders when the state changes.
+    @app.callback(*_outputs(STATUS_PROPS), Input("state-version", "data"), prevent_initial_call=True)
     def render_status(_version):
-        status = get_system().status()
-        return panels.source_badge(status), panels.alerts(status), panels.status_cards(status)
+        return status_view(get_system().status())
 
-    @app.callback(Output("online-stats", "children"), Output("collection-stats", "children"),
-                  Input("state-version", "data"))
+    @app.callback(*_outputs(STATS_PROPS), Input("state-version", "data"), prevent_initial_call=True)
     def render_stats(_version):
         system = get_system()
-        status = system.status()
-        return panels.online_stats(system.online.stats()), panels.collection_stats(status, system.data_collection())
+        return stats_view(system, system.status())
 
-    @app.callback(Output("prediction-history", "children"), Output("job-log", "children"),
-                  Input("state-version", "data"))
+    @app.callback(*_outputs(LOGS_PROPS), Input("state-version", "data"), prevent_initial_call=True)
     def render_logs(_version):
-        system = get_system()
-        return panels.prediction_history(system.hybrid.history(None, 12)), panels.job_log(system.jobs.history(None, 15))
+        return logs_view(get_system())
 
-    @app.callback(Output("accuracy-graph", "figure"), Output("accuracy-version", "data"),
-                  Input("state-version", "data"), State("accuracy-version", "data"))
+    @app.callback(*_outputs(ACCURACY_PROPS), Input("state-version", "data"), State("accuracy-version", "data"),
+                  prevent_initial_call=True)
     def render_accuracy(_version, shown):
-        system = get_system()
-        horizon = system.config.current()["label_horizon"]
-        series = accuracy_series(system.online.performance_history(), system.hybrid.history(None, HISTORY_LIMIT),
-                                 horizon)
-        version = series_version(series)
-        return (no_update, no_update) if version == shown else (accuracy_figure(series), version)
+        return accuracy_view(get_system(), shown)

@@ -126,7 +126,8 @@ def trades_page(system, symbol: str | None, limit: int = 50) -> tuple[go.Figure,
 
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("trades-graph", "figure"), Output("trades-content", "children"),
-                  Input("trades-symbol", "value"), Input("state-version", "data"), Input("tabs", "active_tab"))
+                  Input("trades-symbol", "value"), Input("state-version", "data"), Input("tabs", "active_tab"),
+                  prevent_initial_call=True)  # drawn when its tab is opened
     def render(symbol, _version, tab):
         if tab != "trades":
             return no_update, no_update

@@ -1,7 +1,7 @@
 """The page frame: navbar, the tab list (one place: TABS), the refresh timer and the state-version store."""
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -24,8 +24,11 @@ TABS: tuple[Tab, ...] = (
 )
 
 
-def build_layout(config: dict) -> html.Div:
-    """The whole page for the current ``config``; every tab is rendered once (switching tabs is instant)."""
+def build_layout(config: dict, props: Mapping[tuple[str, str], Any] | None = None) -> html.Div:
+    """The whole page for the current ``config``; every tab is rendered once (switching tabs is instant).
+
+    ``props`` ({(component id, prop): value}) fills components in, e.g. the panels as they are now.
+    """
     navbar = dbc.Navbar(dbc.Container([
         html.Div([html.Span("◆", className="hls-logo"), html.Span("Hybrid Learning", className="hls-brand"),
                   html.Span("crypto signals", className="hls-brand-sub")], className="d-flex align-items-center"),
@@ -33,9 +36,13 @@ def build_layout(config: dict) -> html.Div:
     ], fluid=True, className="d-flex justify-content-between"), dark=True, className="hls-navbar mb-3")
     tabs = dbc.Tabs([dbc.Tab(tab.layout(config), label=tab.label, tab_id=tab.id, id=f"tab-{tab.id}",
                              className="pt-3") for tab in TABS], id="tabs", active_tab=TABS[0].id)
-    return html.Div([
+    page = html.Div([
         navbar,
         dbc.Container([tabs], fluid=True, className="pb-4"),
         dcc.Interval(id="refresh", interval=REFRESH_MS),
         dcc.Store(id="state-version"),
     ])
+    by_id = {c.id: c for c in page._traverse_ids() if isinstance(c.id, str)} if props else {}
+    for (cid, prop), value in (props or {}).items():
+        setattr(by_id[cid], prop, value)
+    return page

@@ -65,6 +65,56 @@ def test_apps_do_not_share_callbacks(tmp_path):
         assert [str(o) for o in background["progress"]] == [f"{job}-progress.value", f"{job}-progress.label"]
 
 
+def _by_id(node, found=None) -> dict:
+    """Every component with a string id in a /_dash-layout JSON tree: {id: props}."""
+    found = {} if found is None else found
+    if isinstance(node, list):
+        for child in node:
+            _by_id(child, found)
+    elif isinstance(node, dict) and "props" in node:
+        if isinstance(node["props"].get("id"), str):
+            found[node["props"]["id"]] = node["props"]
+        _by_id(node["props"].get("children"), found)
+    return found
+
+
+def test_page_load_needs_no_callback_round_trip(tmp_path):
+    """The first tab's panels come filled inside the layout; no callback fires on load."""
+    app = dashboard.create_app({"data_dir": tmp_path / "d", "start_scheduler": False, "environ": REPLAY})
+    assert app.system.run_job("collect", "cli")["outcome"] == "ok"
+    client = app.server.test_client()
+    initial = [d["output"] for d in client.get("/_dash-dependencies").get_json() if not d["prevent_initial_call"]]
+    assert initial == []
+    components = _by_id(client.get("/_dash-layout").get_json())
+    assert "Replaying bundled candles (offline)" in json.dumps(components["status-cards"]["children"])
+    assert "Replaying bundled candles (offline)" in json.dumps(components["source-badge"]["children"])
+    assert "online-models-table" in json.dumps(components["online-stats"]["children"])
+    assert components["job-log"]["children"] and components["collection-stats"]["children"]
+    assert components["state-version"]["data"] == fingerprint(app.system.status())  # the poll sees no change
+    assert components["accuracy-graph"]["figure"]["layout"] and components["accuracy-version"]["data"]
+    assert components["weight-label"]["children"] == weight_label(app.system.config.current())
+    assert components["profile-select"]["options"] == []
+    assert "figure" not in components["market-graph"]  # other tabs draw when opened
+
+
+def test_scripts_are_cacheable_and_plotly_loads_with_the_page(tmp_path):
+    app = dashboard.create_app({"data_dir": tmp_path / "d", "start_scheduler": False, "environ": REPLAY})
+    client = app.server.test_client()
+    page = client.get("/").get_data(as_text=True)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    plotly = [u for u in scripts if u.startswith("/_dash-component-suites/plotly/")]
+    assert len(plotly) == 1 and not plotly[0].endswith("/plotly.min.js")  # versioned: cached for a year
+    renderer = next(i for i, u in enumerate(scripts) if "dash_renderer" in u)
+    assert scripts.index(plotly[0]) < renderer  # window.Plotly exists before any graph mounts
+    for url in scripts:
+        assert client.get(url).cache_control.max_age >= 86400, url
+    preloads = re.findall(r'<link rel="preload" href="([^"]+)" as="script">', page)
+    assert set(preloads) == set(dashboard.PRELOAD)
+    for url in preloads:
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp.cache_control.max_age == dashboard.UNVERSIONED_MAX_AGE
+
+
 def test_refuses_a_public_host_without_token(tmp_path):
     with pytest.raises(InsecureBind):
         dashboard.create_app({"data_dir": tmp_path / "x", "start_scheduler": False, "host": "0.0.0.0"})

@@ -46,6 +46,25 @@ def test_page_loads_without_console_errors(page, server):
     assert page.errors == []
 
 
+def test_first_tab_draws_without_callback_round_trips(browser, server):
+    """A fresh visitor: the status cards and the accuracy chart come with the layout; before the chart is
+    drawn no callback is requested but the periodic poll, and plotly.js is not fetched lazily."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    callbacks, scripts = [], []
+    pg.on("request", lambda r: callbacks.append(json.loads(r.post_data)["output"])
+          if "_dash-update-component" in r.url else scripts.append(r.url) if r.resource_type == "script" else None)
+    try:
+        pg.goto(server.url)
+        pg.wait_for_selector("#accuracy-graph .main-svg .scatterlayer .trace", timeout=LOAD_TIMEOUT_MS)
+        drawn = list(callbacks)
+        assert pg.locator("#status-cards .hls-status-card").count() > 0
+        assert set(drawn) <= {"state-version.data"}, drawn
+        assert not any(u.endswith("/plotly.min.js") for u in scripts)
+    finally:
+        context.close()
+
+
 def test_each_tab_renders(page, server):
     screenshot(page, "hybrid_learning")
     _open_tab(page, "Market")
