@@ -56,8 +56,8 @@ class TrainingBuffer:
 
     @staticmethod
     def mark_learned(conn: sqlite3.Connection, ids: np.ndarray, learned_at: int) -> None:
-        conn.executemany("UPDATE online_samples SET learned_at=? WHERE id=?",
-                         [(learned_at, int(i)) for i in ids])
+        conn.execute("UPDATE online_samples SET learned_at=? WHERE id IN (SELECT value FROM json_each(?))",
+                     (learned_at, json.dumps(np.asarray(ids).tolist())))
 
     @staticmethod
     def _arrays(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -58,10 +58,12 @@ class ADWIN:
         if n < 2 * self.min_side:
             return None
         cumulative = np.cumsum(w)
-        k = np.arange(self.min_side, n - self.min_side + 1)
-        older_mean = cumulative[k - 1] / k
-        newer_mean = (cumulative[-1] - cumulative[k - 1]) / (n - k)
-        harmonic = 1.0 / k + 1.0 / (n - k)
+        k = np.arange(self.min_side, n - self.min_side + 1, dtype=float)  # size of the older part
+        rest = n - k
+        older_sum = cumulative[self.min_side - 1:n - self.min_side]  # cumulative[k - 1]
+        older_mean = older_sum / k
+        newer_mean = (cumulative[-1] - older_sum) / rest
+        harmonic = 1.0 / k + 1.0 / rest
         dd = math.log(2.0 * math.log(n) / self.delta)
         bound = np.sqrt(2.0 * harmonic * w.var() * dd) + (2.0 / 3.0) * harmonic * dd
         excess = np.abs(newer_mean - older_mean) - bound

@@ -39,16 +39,18 @@ class PlattCalibrator:
         return self
 
     def _fit(self) -> None:
+        """Newton steps on the ridge-penalised log loss; the 2x2 system is solved in closed form."""
         m, y = self._margins, self._labels
         positives = y.sum()
         negatives = len(y) - positives
         target = np.where(y > 0.5, (positives + 1) / (positives + 2), 1 / (negatives + 2))
-        theta, prior = np.array([self.a, self.b]), np.array([1.0, 0.0])
-        design = np.column_stack([m, np.ones_like(m)])
+        a, b = self.a, self.b
         for _ in range(self.iterations):
-            p = sigmoid(design @ theta)
-            gradient = design.T @ (p - target) + self.ridge * (theta - prior)
-            w = p * (1 - p)
-            hessian = (design * w[:, None]).T @ design + self.ridge * np.eye(2)
-            theta = theta - np.linalg.solve(hessian, gradient)
-        self.a, self.b = max(float(theta[0]), self.min_slope), float(theta[1])
+            p = sigmoid(a * m + b)
+            residual, w = p - target, p * (1 - p)
+            wm = w * m
+            g_a, g_b = residual @ m + self.ridge * (a - 1.0), residual.sum() + self.ridge * b
+            h_aa, h_ab, h_bb = wm @ m + self.ridge, wm.sum(), w.sum() + self.ridge
+            det = h_aa * h_bb - h_ab * h_ab  # > 0: the ridge makes the Hessian positive definite
+            a, b = a - (h_bb * g_a - h_ab * g_b) / det, b - (h_aa * g_b - h_ab * g_a) / det
+        self.a, self.b = max(float(a), self.min_slope), float(b)
