@@ -10,6 +10,8 @@ import numpy as np
 from engine.db import Database
 from engine.online.schema import ensure_schema
 
+FLOAT64 = np.dtype("<f8")  # features_f64: little-endian float64 on any machine
+
 
 class TrainingBuffer:
     """Samples (symbol, source, open_time, features, target) in insertion order.
@@ -28,9 +30,10 @@ class TrainingBuffer:
         with self.db.transaction() as conn:
             before = conn.total_changes
             conn.executemany(
-                "INSERT OR IGNORE INTO online_samples(symbol, source, open_time, features, target, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(s, src, t, json.dumps(f), y, created_at) for s, src, t, f, y in rows])
+                "INSERT OR IGNORE INTO online_samples(symbol, source, open_time, features, features_f64, target, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(s, src, t, json.dumps(f), np.asarray(f, dtype=FLOAT64).tobytes(), y, created_at)
+                 for s, src, t, f, y in rows])
             inserted = conn.total_changes - before
             conn.execute("DELETE FROM online_samples WHERE id <= "
                          "(SELECT id FROM online_samples ORDER BY id DESC LIMIT 1 OFFSET ?)", (max_size,))
@@ -45,11 +48,11 @@ class TrainingBuffer:
     def pending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids, X, y) of all samples not learned yet, oldest first."""
         return self._arrays(self.db.query(
-            "SELECT id, features, target FROM online_samples WHERE learned_at IS NULL ORDER BY id"))
+            "SELECT id, features, features_f64, target FROM online_samples WHERE learned_at IS NULL ORDER BY id"))
 
     def upto(self, last_id: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """(X, y) of the newest ``limit`` samples with id <= ``last_id``, oldest first."""
-        rows = self.db.query("SELECT id, features, target FROM online_samples WHERE id <= ? "
+        rows = self.db.query("SELECT id, features, features_f64, target FROM online_samples WHERE id <= ? "
                              "ORDER BY id DESC LIMIT ?", (int(last_id), int(limit)))
         _, X, y = self._arrays(rows[::-1])
         return X, y
@@ -62,6 +65,9 @@ class TrainingBuffer:
     @staticmethod
     def _arrays(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        X = np.array(json.loads("[" + ",".join(r["features"] for r in rows) + "]"), dtype=float)
+        if rows and all(r["features_f64"] is not None for r in rows):
+            X = np.frombuffer(b"".join(r["features_f64"] for r in rows), dtype=FLOAT64).reshape(len(rows), -1).copy()
+        else:  # rows stored before features_f64 existed
+            X = np.array(json.loads("[" + ",".join(r["features"] for r in rows) + "]"), dtype=float)
         y = np.array([r["target"] for r in rows], dtype=int)
         return ids, X, y

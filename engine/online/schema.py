@@ -34,6 +34,8 @@ MIGRATIONS = [  # db.migrate splits scripts on ";": none inside comments
         message TEXT NOT NULL
     );
     """,
+    # the same features as little-endian float64 bytes: read back without parsing text (NULL in older rows)
+    "ALTER TABLE online_samples ADD COLUMN features_f64 BLOB",
 ]
 
 
