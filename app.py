@@ -50,6 +50,15 @@ def _cache_unversioned_scripts(response):
     return response
 
 
+class DashboardApp(dash.Dash):
+    """Dash without the DataTable bundle, which Dash puts on every page: the dashboard's tables are plain
+    HTML (layouts.widgets.table), so that script would only be downloaded and parsed for nothing."""
+
+    def interpolate_index(self, **kwargs):
+        kwargs["scripts"] = "\n".join(tag for tag in kwargs["scripts"].split("\n") if "/dash_table/" not in tag)
+        return super().interpolate_index(**kwargs)
+
+
 class SystemHandle:
     """This process's HybridLearningSystem for one data dir; a forked worker process builds its own."""
 
@@ -73,7 +82,7 @@ def create_app(config: dict | None = None) -> dash.Dash:
     get_system = SystemHandle(data_dir, cfg["environ"])
     system = get_system()
     manager = dash.DiskcacheManager(diskcache.Cache(str(data_dir / "cache")))
-    app = dash.Dash(__name__, title="Hybrid Learning", update_title=None, assets_folder=str(ASSETS_DIR),
+    app = DashboardApp(__name__, title="Hybrid Learning", update_title=None, assets_folder=str(ASSETS_DIR),
                     external_stylesheets=[BOOTSTRAP_URL], background_callback_manager=manager,
                     serve_locally=True)
     app.scripts.append_script(PLOTLY_JS)

@@ -2,7 +2,8 @@
 
 Prepares a data dir with a year of real hourly candles per symbol (bundled samples), trained models
 and some predictions, then measures:
-  1. server: the periodic refresh callback (the state-version poll: system.status() + fingerprint)
+  1. server: GET /_dash-layout (the page load's one data request: the first tab's panels come filled
+     in), the periodic refresh callback (the state-version poll: system.status() + fingerprint)
      dispatched through Dash's /_dash-update-component (Flask test client), and each panel callback
      it triggers; reference: GET /_dash-layout-free static route (vendor CSS) in the same run.
      Goal: poll <= 50 ms.
@@ -77,6 +78,8 @@ def bench_server(data_dir: Path, repeat: int) -> dict:
                     "refresh.n_intervals")
     assert post(poll).status_code == 200
     out = {"reference: GET static css": _median_ms(lambda: client.get(dashboard.BOOTSTRAP_URL).data, repeat),
+           "layout (GET /_dash-layout, first tab filled in)": _median_ms(lambda: client.get("/_dash-layout").data,
+                                                                           repeat),
            "poll (refresh callback)": _median_ms(lambda: post(poll), repeat)}
     for output in app.callback_map:
         cb = app.callback_map[output]

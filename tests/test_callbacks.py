@@ -102,6 +102,8 @@ def test_scripts_are_cacheable_and_plotly_loads_with_the_page(tmp_path):
     client = app.server.test_client()
     page = client.get("/").get_data(as_text=True)
     scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert not [u for u in scripts if "dash_table" in u]  # no DataTable on the page: its bundle is left out
+    assert "DataTable" not in client.get("/_dash-layout").get_data(as_text=True)
     plotly = [u for u in scripts if u.startswith("/_dash-component-suites/plotly/")]
     assert len(plotly) == 1 and not plotly[0].endswith("/plotly.min.js")  # versioned: cached for a year
     renderer = next(i for i, u in enumerate(scripts) if "dash_renderer" in u)
