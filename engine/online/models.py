@@ -6,6 +6,8 @@ same numbers as sklearn's ``predict_proba`` without its ~150 µs per-call overhe
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from sklearn.linear_model import SGDClassifier
 from sklearn.neural_network import MLPClassifier
@@ -82,7 +84,9 @@ class OnlineMLP:
     (adam: sgd + "adaptive" freezes; minibatches so one pass over a batch takes a few steps).
 
     Its ``loss_curve_`` keeps only the newest LOSS_CURVE_KEPT losses, so the saved model (and the
-    time to pickle it) does not grow with every update.
+    time to pickle it) does not grow with every update. It is pickled without the estimator's
+    ``_random_state``, the slowest part to pickle: sklearn re-creates it from ``random_state`` at
+    the start of every fit, before any use, so the stored one is never read.
     """
 
     def __init__(self, hidden_layer_sizes=(50, 25), learning_rate_init: float = 0.001, minibatch: int = 16,
@@ -95,6 +99,11 @@ class OnlineMLP:
     @property
     def fitted(self) -> bool:
         return hasattr(self.estimator, "coefs_")
+
+    def __getstate__(self) -> dict:
+        estimator = copy.copy(self.estimator)
+        vars(estimator).pop("_random_state", None)
+        return {**self.__dict__, "estimator": estimator}
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         net = self.estimator
