@@ -3,7 +3,8 @@
 Nothing happens at import time. The app mounts the REST API blueprint on ``app.server``,
 serves Bootstrap's CSS from the installed bootstrap-flask package (no CDN) and starts the
 system's scheduler thread. A page load is one layout request (the first tab's panels come filled in,
-no callback round trip) plus cacheable scripts, plotly.js among them. Long jobs run as background callbacks in worker processes that
+no callback round trip), preloaded while the browser compiles cacheable scripts, plotly.js among them
+(layouts.plotly_bundle picks which). Long jobs run as background callbacks in worker processes that
 open their own HybridLearningSystem on the same data directory.
 """
 from __future__ import annotations
@@ -16,29 +17,33 @@ from pathlib import Path
 import dash
 import diskcache
 import flask_bootstrap
-from flask import request, send_from_directory
+from flask import request, send_file, send_from_directory
 
 from api import create_blueprint
 from api.security import InsecureBind, check_bind
 from callbacks import initial_props, register_callbacks
+from callbacks.figures import TRACE_TYPES
 from engine import paths
 from engine.system import HybridLearningSystem
+from layouts import plotly_bundle
 from layouts.shell import build_layout
 
 BOOTSTRAP_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
 BOOTSTRAP_URL = "/vendor/bootstrap.min.css"
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-# plotly.js as a page script (versioned URL, cached for a year; the browser compiles it while the other
-# bundles load) instead of dcc.Graph fetching it only once mounted: the first tab draws a chart anyway.
-PLOTLY_JS = {"relative_package_path": "package_data/plotly.min.js", "namespace": "plotly"}
-# dcc's lazy chunks the first tab needs, requested once a component is mounted (after the layout arrived):
-# preloaded from <head>, they download alongside the bundles instead of after them.
+VERSIONED_MAX_AGE = 365 * 86400  # s; for URLs that change with their content
+# dcc's lazy chunks the first tab needs, requested once a component is mounted, and the layout and callback
+# map, requested once the scripts have run: preloaded from <head>, they download (and the server builds the
+# layout) while the browser compiles the scripts, instead of after.
 PRELOAD = ("/_dash-component-suites/dash/dcc/async-graph.js", "/_dash-component-suites/dash/dcc/async-slider.js")
+PRELOAD_FETCH = ("/_dash-layout", "/_dash-dependencies")
 UNVERSIONED_MAX_AGE = 3600  # s; these URLs carry no version, so a Dash upgrade is picked up within the hour
 
 
 def _preload_links() -> str:
-    return "\n".join(f'<link rel="preload" href="{url}" as="script">' for url in PRELOAD)
+    scripts = [f'<link rel="preload" href="{url}" as="script">' for url in PRELOAD]
+    fetches = [f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">' for url in PRELOAD_FETCH]
+    return "\n".join(scripts + fetches)
 
 
 def _cache_unversioned_scripts(response):
@@ -85,8 +90,13 @@ def create_app(config: dict | None = None) -> dash.Dash:
     app = DashboardApp(__name__, title="Hybrid Learning", update_title=None, assets_folder=str(ASSETS_DIR),
                     external_stylesheets=[BOOTSTRAP_URL], background_callback_manager=manager,
                     serve_locally=True)
-    app.scripts.append_script(PLOTLY_JS)
-    app.index_string = app.index_string.replace("{%css%}", "{%css%}\n" + _preload_links())
+    # plotly.js as a page script ahead of Dash's (a versioned URL cached for a year) instead of dcc.Graph
+    # fetching it only once mounted: the first tab draws a chart anyway.
+    plotly_js = plotly_bundle.choose(TRACE_TYPES)
+    app.index_string = (app.index_string.replace("{%css%}", "{%css%}\n" + _preload_links())
+                        .replace("{%scripts%}", f'<script src="{plotly_js.url}"></script>\n{{%scripts%}}'))
+    app.server.add_url_rule(plotly_js.url, "vendor_plotly", lambda: send_file(
+        plotly_js.path, mimetype="text/javascript", max_age=VERSIONED_MAX_AGE, conditional=True))
     app.server.after_request(_cache_unversioned_scripts)
     app.server.add_url_rule(BOOTSTRAP_URL, "vendor_bootstrap",
                             lambda: send_from_directory(BOOTSTRAP_DIR, "bootstrap.min.css", max_age=86400))
@@ -98,7 +108,7 @@ def create_app(config: dict | None = None) -> dash.Dash:
         return build_layout(current.config.current(), initial_props(current))
     app.layout = page
     register_callbacks(app, get_system)
-    app.system = system  # for the entry point and tests: the server process's system
+    app.system, app.plotly_js = system, plotly_js  # for the entry point and tests
     if cfg["start_scheduler"]:
         system.start()
     return app
@@ -126,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
               else "live: Binance")
     print(f"Hybrid Learning dashboard: http://{args.host}:{args.port}/  (data dir {app.system.data_dir}; "
           f"data source {source})", flush=True)
+    if not app.plotly_js.partial:
+        print("note: serving the full plotly.js (4.8 MB); `npm ci` installs the 1.3 MB finance bundle, "
+              "which draws the first chart about twice as fast", flush=True)
     try:
         app.run(host=args.host, port=args.port, debug=False)
     finally:

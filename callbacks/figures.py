@@ -13,6 +13,7 @@ from engine.metrics import baseline_probabilities, to_prediction
 COLORS = {"hybrid": "#6f42c1", "batch": "#0d6efd", "baseline": "#6c757d", "sgd": "#20c997",
           "passive_aggressive": "#fd7e14", "mlp_online": "#d63384"}
 RIGHT, WRONG = "#198754", "#dc3545"
+TRACE_TYPES = {"scatter", "bar", "candlestick"}  # every trace type these figures draw: the page's plotly.js needs them
 OVERLAY_COLUMNS = ("sma_20", "ema_20", "bb_high", "bb_low", "rsi", "macd", "macd_signal", "macd_hist")
 
 

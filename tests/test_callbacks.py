@@ -104,17 +104,22 @@ def test_scripts_are_cacheable_and_plotly_loads_with_the_page(tmp_path):
     scripts = re.findall(r'<script src="([^"]+)"', page)
     assert not [u for u in scripts if "dash_table" in u]  # no DataTable on the page: its bundle is left out
     assert "DataTable" not in client.get("/_dash-layout").get_data(as_text=True)
-    plotly = [u for u in scripts if u.startswith("/_dash-component-suites/plotly/")]
-    assert len(plotly) == 1 and not plotly[0].endswith("/plotly.min.js")  # versioned: cached for a year
+    plotly = [u for u in scripts if "plotly" in u]
+    assert plotly == [app.plotly_js.url] and re.fullmatch(r"/vendor/plotly[-\w]*\.[0-9a-f]{16}\.min\.js", plotly[0])
     renderer = next(i for i, u in enumerate(scripts) if "dash_renderer" in u)
     assert scripts.index(plotly[0]) < renderer  # window.Plotly exists before any graph mounts
     for url in scripts:
         assert client.get(url).cache_control.max_age >= 86400, url
+    served = client.get(plotly[0])
+    assert served.data == app.plotly_js.path.read_bytes() and served.mimetype == "text/javascript"
+    assert served.cache_control.max_age == dashboard.VERSIONED_MAX_AGE
     preloads = re.findall(r'<link rel="preload" href="([^"]+)" as="script">', page)
     assert set(preloads) == set(dashboard.PRELOAD)
     for url in preloads:
         resp = client.get(url)
         assert resp.status_code == 200 and resp.cache_control.max_age == dashboard.UNVERSIONED_MAX_AGE
+    fetches = re.findall(r'<link rel="preload" href="([^"]+)" as="fetch" crossorigin="anonymous">', page)
+    assert fetches == ["/_dash-layout", "/_dash-dependencies"]  # the renderer's first two requests
 
 
 def test_refuses_a_public_host_without_token(tmp_path):

@@ -11,8 +11,10 @@ import pytest
 
 from engine.config import ConfigStore
 from engine.db import Database
+from callbacks.figures import TRACE_TYPES
 from callbacks.jobs import POLL_MS
 from engine.features import FEATURE_COLUMNS
+from layouts.plotly_bundle import choose
 from tests.browser_fixtures import browser, page, screenshot, server, wait_until  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -48,19 +50,25 @@ def test_page_loads_without_console_errors(page, server):
 
 def test_first_tab_draws_without_callback_round_trips(browser, server):
     """A fresh visitor: the status cards and the accuracy chart come with the layout; before the chart is
-    drawn no callback is requested but the periodic poll, and plotly.js is not fetched lazily."""
+    drawn no callback is requested but the periodic poll, plotly.js is the chosen bundle loaded with the
+    page (not fetched lazily), and the preloaded layout and callback map are each requested once."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     pg = context.new_page()
-    callbacks, scripts = [], []
+    callbacks, requests = [], []
     pg.on("request", lambda r: callbacks.append(json.loads(r.post_data)["output"])
-          if "_dash-update-component" in r.url else scripts.append(r.url) if r.resource_type == "script" else None)
+          if "_dash-update-component" in r.url else requests.append(r.url))
     try:
         pg.goto(server.url)
         pg.wait_for_selector("#accuracy-graph .main-svg .scatterlayer .trace", timeout=LOAD_TIMEOUT_MS)
         drawn = list(callbacks)
         assert pg.locator("#status-cards .hls-status-card").count() > 0
         assert set(drawn) <= {"state-version.data"}, drawn
-        assert not any(u.endswith("/plotly.min.js") for u in scripts)
+        assert [u for u in requests if "plotly" in u] == [server.url.rstrip("/") + choose(TRACE_TYPES).url]
+        for path in ("/_dash-layout", "/_dash-dependencies"):
+            url = server.url.rstrip("/") + path
+            assert [u for u in requests if u.endswith(path)] == [url]  # the renderer took the preloaded answer
+            assert pg.evaluate("""url => performance.getEntriesByName(url)[0].startTime
+                < performance.getEntriesByType('navigation')[0].domInteractive""", url)  # asked before scripts ran
     finally:
         context.close()
 

@@ -1,0 +1,69 @@
+"""Which plotly.js the page loads: the npm finance bundle when installed and sufficient, else the full one."""
+from __future__ import annotations
+
+import doctest
+
+import pandas as pd
+import pytest
+
+import callbacks.figures
+import callbacks.trades
+import layouts.plotly_bundle as plotly_bundle
+from callbacks.figures import TRACE_TYPES
+from engine.candles import load_sample
+from engine.features import compute_features
+from layouts.plotly_bundle import FULL, PARTIAL, choose, trace_types
+
+
+def test_doctests():
+    result = doctest.testmod(plotly_bundle)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_full_bundle_draws_everything_the_dashboard_needs():
+    assert TRACE_TYPES <= trace_types(FULL.read_bytes())
+
+
+def test_falls_back_to_the_full_bundle_when_the_partial_one_is_missing(tmp_path):
+    bundle = choose(TRACE_TYPES, root=tmp_path)
+    assert bundle.path == FULL and not bundle.partial
+    assert bundle.url.startswith("/vendor/plotly.") and bundle.url.endswith(".min.js")
+
+
+def _fake_partial(root, source: bytes):
+    path = root / PARTIAL
+    path.parent.mkdir(parents=True)
+    path.write_bytes(source)
+    return path
+
+
+def test_takes_the_partial_bundle_only_if_it_has_every_needed_trace_type(tmp_path):
+    enough = _fake_partial(tmp_path / "a", b'{moduleType:"trace",name:"scatter"},{moduleType:"trace",name:"bar"}')
+    bundle = choose({"scatter", "bar"}, root=tmp_path / "a")
+    assert bundle.path == enough and bundle.partial
+    assert choose({"scatter", "candlestick"}, root=tmp_path / "a").path == FULL
+    _fake_partial(tmp_path / "b", enough.read_bytes() + b" ")
+    assert choose({"bar"}, root=tmp_path / "b").url != bundle.url  # new content, new URL: no stale cache
+
+
+def test_installed_partial_bundle_is_chosen(tmp_path):
+    """After ``npm ci`` (CI runs it) the finance bundle is what the page loads."""
+    from engine.paths import PROJECT_ROOT
+    if not (PROJECT_ROOT / PARTIAL).is_file():
+        pytest.skip("npm ci has not been run: the app serves the full bundle")
+    bundle = choose(TRACE_TYPES)
+    assert bundle.partial and bundle.path.stat().st_size < FULL.stat().st_size / 2
+
+
+def test_dashboard_figures_use_only_the_declared_trace_types():
+    candles = load_sample("BTCUSDT").tail(200).reset_index(drop=True)
+    overlays = callbacks.figures.indicator_overlays(candles, compute_features(candles))
+    t = candles["open_time"].iloc[-3:].tolist()
+    marks = [{"open_time": t[0], "prediction": 1, "correct": True}, {"open_time": t[1], "prediction": 0,
+                                                                       "correct": False}]
+    equity = pd.DataFrame({"time": t, "pnl": [1.0, -2.0, 3.0], "win_rate": [1.0, 0.5, 0.67]})
+    figures = [callbacks.figures.market_figure(candles, overlays, marks, "BTCUSDT"),
+               callbacks.figures.accuracy_figure({"hybrid": [(t[0], 0.5), (t[1], 0.6)]}),
+               callbacks.trades.trades_figure(equity, candles.assign(pnl=0.0))]
+    used = {trace.type for fig in figures for trace in fig.data}
+    assert used <= TRACE_TYPES and {"candlestick", "bar", "scatter"} <= used
