@@ -184,6 +184,11 @@ def main() -> int:
             print(f"  {name:70s} {ms:8.1f} ms  x{ms / ref:6.1f}")
         print(f"  goal: poll <= 50 ms -> {'met' if server['poll (refresh callback)'] <= 50 else 'NOT met'}")
         if not args.skip_browser:
+            from callbacks.figures import TRACE_TYPES
+            from layouts.plotly_bundle import choose
+            bundle = choose(TRACE_TYPES)
+            print(f"\nplotly.js served: {bundle.path.name} ({bundle.path.stat().st_size / 1e6:.1f} MB, "
+                  f"{'partial: npm finance bundle' if bundle.partial else 'full: run npm ci for the partial one'})")
             browser = bench_browser(data_dir, args.repeat)
             ref = browser["reference: minimal Dash page, graph drawn"]
             print(f"\nheadless Chromium, median of {args.repeat} page loads (ms, ratio to the minimal Dash page):")

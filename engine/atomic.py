@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, older_than_s: float = 3600) -> int:
+    """Delete temp files that atomic writes left under ``folder`` (their writer was killed, e.g. a
+    cancelled job); only files untouched for ``older_than_s``, so no write in progress is hit."""
+    cutoff, removed = time.time() - older_than_s, 0
+    for tmp in Path(folder).rglob(".*.tmp") if Path(folder).is_dir() else ():
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass  # another process removed it first
+    return removed
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:

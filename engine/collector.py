@@ -95,9 +95,9 @@ class Collector:
 
         return self._live(symbols, one)
 
-    def collect_once(self) -> dict[str, int]:
+    def collect_once(self, progress: Progress | None = None) -> dict[str, int]:
         """Store the bars that closed since the last stored one (live: at most backfill_days back);
-        returns new bars per symbol."""
+        returns new bars per symbol. ``progress`` is told each live page stored."""
         cfg = self.config()
         days = cfg["backfill_days"]
         if self.source == "replay":
@@ -107,7 +107,8 @@ class Collector:
         def one(symbol: str, interval: str, now: int) -> int:
             bounds = self.store.bounds(symbol, interval)
             start = now - days * DAY_MS  # never reach further back than a backfill would
-            return self._fetch(symbol, interval, start if bounds is None else max(start, bounds[1] + 1), now, None)
+            return self._fetch(symbol, interval, start if bounds is None else max(start, bounds[1] + 1), now,
+                               progress)
 
         return self._live(None, one)
 

@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable
 
 from engine import paths
+from engine.atomic import remove_stale_temp_files
 from engine.batch import BatchTrainer
 from engine.candles import INTERVAL_MS
 from engine.collector import Collector
@@ -78,9 +79,16 @@ class HybridLearningSystem:
             self._predictions.clear()
 
     # --- jobs --------------------------------------------------------------------------------
-    def collect(self) -> dict:
-        """Store new closed candles (an empty symbol gets its backfill first), then run the pipeline on them."""
-        new = self.collector.collect_once()
+    def collect(self, progress: Progress | None = None) -> dict:
+        """Store new closed candles (an empty symbol gets its backfill first), then run the pipeline on them.
+        ``progress(fraction, message)`` follows the live download across the symbols."""
+        symbols = self.config.current()["symbols"]
+
+        def per_page(symbol: str, seen: int, expected: int) -> None:
+            done = symbols.index(symbol) if symbol in symbols else 0
+            progress((done + min(1.0, seen / expected if expected else 1.0)) / len(symbols),
+                     f"{symbol}: {seen}/{expected} bars")
+        new = self.collector.collect_once(progress=per_page if progress else None)
         return {"source": self.collector.source, "new_candles": new, "symbols": self.pipeline.after_candles(new)}
 
     def online_update(self, batch_size: int = 50) -> dict:
@@ -96,7 +104,8 @@ class HybridLearningSystem:
                 "trading": self.trader.stats()}
 
     def cleanup(self) -> dict:
-        """Retention: old candles (never inside the batch window), predictions, job runs, online history."""
+        """Retention: old candles (never inside the batch window), predictions, job runs, online history;
+        temp files left by killed writers."""
         cfg, now = self.config.current(), now_ms()
         keep_from = {}
         for symbol in cfg["symbols"]:
@@ -107,7 +116,8 @@ class HybridLearningSystem:
         return {"candles": self.store.cleanup(now - cfg["candle_retention_days"] * DAY_MS, keep_from),
                 "predictions": self.hybrid.log.cleanup(prediction_cutoff),
                 "job_runs": self.jobs.cleanup(prediction_cutoff),
-                "online_history": self.online.cleanup(prediction_cutoff)}
+                "online_history": self.online.cleanup(prediction_cutoff),
+                "temp_files": remove_stale_temp_files(self.data_dir)}
 
     def _learn_from_trade(self, features: dict, target: int, symbol: str) -> int:
         return self.online.add_training_data(features, target, symbol, source="trade")

@@ -12,6 +12,7 @@ X-MBX-USED-WEIGHT-1M. Faults are queued per path and consumed one request each:
         client = BinanceClient(fake.url, sleep=...)
 
 Fault kinds: ``status`` (+ ``retry_after``, ``body``), ``delay`` (seconds before answering),
+``hold`` (answer only once ``release()`` is called; ``holding`` is set while a request waits),
 ``malformed`` (broken JSON), ``short`` (serve at most n bars), ``overlap`` (start n bars early).
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ class FakeBinance:
         self._faults: dict[str, deque] = defaultdict(deque)
         self._weight = [0, 0]  # [minute, used]
         self._lock = threading.Lock()
+        self.holding, self._released = threading.Event(), threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -64,7 +66,12 @@ class FakeBinance:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        """Let requests held by a ``hold`` fault (and any later ones) be answered."""
+        self._released.set()
+
     def __exit__(self, *exc) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 
@@ -111,6 +118,10 @@ class FakeBinance:
         fault = self._take_fault(path)
         if fault.get("delay"):
             time.sleep(fault["delay"])
+        if fault.get("hold"):
+            self.holding.set()
+            if not self._released.wait(fault.get("timeout", 120)):
+                return 503, {}, b'{"code": -1, "msg": "held too long"}'
         headers = {"X-MBX-USED-WEIGHT-1M": str(self._used_weight(path))}
         if "status" in fault:
             if "retry_after" in fault:

@@ -207,6 +207,8 @@ def test_jobs_from_the_page_are_recorded_with_trigger_and_progress(system):
     seen.clear()
     record = run_from_page(system, "online_update", seen.append)
     assert record["trigger"] == "dashboard" and record["outcome"] in ("ok", "skipped")
+    record = run_from_page(system, "collect", seen.append)  # every job button's job runs from the page
+    assert record["trigger"] == "dashboard" and record["outcome"] == "ok", record
 
 
 def test_market_view_draws_the_stored_candles_with_predictions(system):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from engine.features import build_dataset
 from engine.jobs import now_ms
+from tests.fake_binance import FakeBinance
 from tests.system_fixtures import make_system
 
 DAY_MS = 86_400_000
@@ -90,6 +92,20 @@ def test_cleanup_keeps_the_batch_window(data_dir):
     assert system.jobs.history(job="collect")  # today's job runs are kept
 
 
+def test_cleanup_removes_temp_files_of_killed_writers_but_not_fresh_ones(data_dir):
+    system = make_system(data_dir)
+    models = data_dir / "models"
+    models.mkdir(exist_ok=True)
+    stale, fresh, model = models / ".batch.pkl.abc.tmp", models / ".batch.pkl.def.tmp", models / "keep.pkl"
+    for path in (stale, fresh, model):
+        path.write_bytes(b"x")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))  # a writer killed two hours ago
+    os.utime(model, (time.time() - 7200, time.time() - 7200))
+    run = system.run_job("cleanup", "cli")
+    assert run["outcome"] == "ok" and run["result"]["temp_files"] == 1
+    assert not stale.exists() and fresh.exists() and model.exists()  # a write may be under way in fresh
+
+
 def test_cleanup_trims_old_online_history(data_dir):
     system = make_system(data_dir, collect=True)
     system.run_job("online_update", "cli")
@@ -158,3 +174,22 @@ def test_predictions_follow_config_changes_at_once(data_dir):
     system.config.update({"ensemble_weight_batch": 0.2})
     assert system.predict("ethusdt")["weights"]["batch"] == pytest.approx(0.2)
     assert system.predict("BTCUSDT")["weights"]["batch"] == pytest.approx(0.2)
+
+
+def test_live_collect_reports_progress_across_symbols(data_dir):
+    """Backfilling two symbols from a fake Binance on loopback: progress climbs to 1 over both symbols."""
+    from engine.candles import load_sample
+    btc = load_sample("BTCUSDT").iloc[:1500].reset_index(drop=True)
+    eth = load_sample("ETHUSDT").iloc[:1500].reset_index(drop=True)
+    eth["open_time"], eth["close_time"] = btc["open_time"], btc["close_time"]  # same clock for both
+    with FakeBinance({"BTCUSDT": btc, "ETHUSDT": eth}) as fake:
+        system = make_system(data_dir, HLS_DATA_SOURCE="live", HLS_BINANCE_BASE_URL=fake.url,
+                             HLS_BACKFILL_DAYS="50")
+        seen = []
+        record = system.run_job("collect", "dashboard", progress=lambda f, m: seen.append((f, m)))
+    assert record["outcome"] == "ok", record
+    stored = {c["symbol"]: c["rows"] for c in system.store.counts()}
+    assert record["result"]["new_candles"] == stored and min(stored.values()) > 1100  # 50 days, a few gaps
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and 0.99 < fractions[-1] <= 1.0  # gaps: a few bars fewer than expected
+    assert any(f <= 0.5 for f in fractions) and {m.split(":")[0] for _, m in seen} == {"BTCUSDT", "ETHUSDT"}
