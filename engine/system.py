@@ -23,7 +23,8 @@ from engine.hybrid import HybridEnsemble
 from engine.jobs import JobRunner, now_ms
 from engine.online import OnlineLearningManager
 from engine.pipeline import Pipeline
-from engine.scheduler import Scheduler, scheduler_state
+from engine.config import validate
+from engine.scheduler import Scheduler, plan, scheduler_state
 from engine.store import CandleStore
 from engine.trading import PaperTrader
 
@@ -50,9 +51,9 @@ class HybridLearningSystem:
         self.trader = PaperTrader(self.db, self.store, cfg, learn=self._learn_from_trade)
         self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg)
         self.jobs = JobRunner(self.db, lock_dir)
-        for name, func in (("collect", self.collect), ("online_update", self.online_update),
-                           ("batch_retrain", self.batch_retrain), ("evaluate", self.evaluate),
-                           ("cleanup", self.cleanup)):
+        for name, func in (("collect", self.collect), ("backfill", self.backfill),
+                           ("online_update", self.online_update), ("batch_retrain", self.batch_retrain),
+                           ("evaluate", self.evaluate), ("cleanup", self.cleanup)):
             self.jobs.register(name, func)
         self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay")
         self._predictions: dict[str, tuple[float, dict, dict]] = {}  # symbol -> (monotonic, config, answer)
@@ -82,13 +83,27 @@ class HybridLearningSystem:
     def collect(self, progress: Progress | None = None) -> dict:
         """Store new closed candles (an empty symbol gets its backfill first), then run the pipeline on them.
         ``progress(fraction, message)`` follows the live download across the symbols."""
+        return self._after_candles(self.collector.collect_once(progress=self._per_symbol(progress)))
+
+    def backfill(self, days: int | None = None, progress: Progress | None = None) -> dict:
+        """Store the last ``days`` (default: config backfill_days; validated as that setting) of closed
+        candles per symbol, fetching only what is missing, then run the pipeline on the new ones."""
+        days = validate({"backfill_days": days})["backfill_days"] if days is not None else None
+        return self._after_candles(self.collector.backfill(days=days, progress=self._per_symbol(progress)))
+
+    def _per_symbol(self, progress: Progress | None) -> Callable[[str, int, int], None] | None:
+        """The collector's per-page (symbol, bars so far, bars expected) as a fraction over all symbols."""
+        if progress is None:
+            return None
         symbols = self.config.current()["symbols"]
 
         def per_page(symbol: str, seen: int, expected: int) -> None:
             done = symbols.index(symbol) if symbol in symbols else 0
             progress((done + min(1.0, seen / expected if expected else 1.0)) / len(symbols),
                      f"{symbol}: {seen}/{expected} bars")
-        new = self.collector.collect_once(progress=per_page if progress else None)
+        return per_page
+
+    def _after_candles(self, new: dict[str, int]) -> dict:
         return {"source": self.collector.source, "new_candles": new, "symbols": self.pipeline.after_candles(new)}
 
     def online_update(self, batch_size: int = 50) -> dict:
@@ -179,7 +194,7 @@ class HybridLearningSystem:
                 "time": retrain["start"], "outcome": retrain["outcome"],
                 "promoted": (retrain["result"] or {}).get("promoted"),
                 "version": (retrain["result"] or {}).get("version")},
-            "next_runs": {name: next_runs.get(name) for name in self.jobs.names},
+            "next_runs": {name: next_runs.get(name) for name in plan(cfg, False)},  # scheduled jobs only
             "jobs": last_runs,
             "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
                        "pending": online.get("pending")},

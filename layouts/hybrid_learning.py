@@ -12,12 +12,23 @@ from layouts.widgets import card
 
 # (job name for system.run_job, button label, button colour)
 JOBS = (("collect", "Collect candles now", "secondary"),
+        ("backfill", "Backfill history", "info"),
         ("online_update", "Manual online update", "primary"),
         ("batch_retrain", "Retrain batch model", "warning"))
+BACKFILL_DAYS_DEFAULT = 365
 INTERVAL_FIELDS = (("data_collection_interval_minutes", "Collect every (min)"),
                    ("online_update_interval_minutes", "Online update every (min)"),
                    ("batch_retrain_interval_hours", "Batch retrain every (h)"))
 SWITCH_FIELDS = (("data_collection_enabled", "Data collection"), ("auto_retrain_enabled", "Auto retrain"))
+
+
+def _job_options(job: str) -> list:
+    """Inputs a job's button runs with: backfill takes how many days of history to make sure of."""
+    if job != "backfill":
+        return []
+    return [dbc.InputGroup([dbc.Input(id="backfill-days", type="number", step=1,
+                                      value=BACKFILL_DAYS_DEFAULT, style={"maxWidth": "6rem"}),
+                            dbc.InputGroupText("days")], size="sm", className="w-auto")]
 
 
 def _job_controls() -> html.Div:
@@ -25,6 +36,7 @@ def _job_controls() -> html.Div:
     for job, label, color in JOBS:
         rows.append(html.Div([
             html.Div([dbc.Button(label, id=f"{job}-run", color=color, size="sm", className="hls-job-button"),
+                      *_job_options(job),
                       dbc.Button("Cancel", id=f"{job}-cancel", color="link", size="sm", disabled=True,
                                  className="text-danger")], className="d-flex align-items-center gap-2"),
             dbc.Progress(id=f"{job}-progress", value=0, striped=True, animated=True, className="hls-progress my-1",

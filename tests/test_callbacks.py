@@ -9,7 +9,7 @@ import pytest
 
 import app as dashboard
 from api.security import InsecureBind
-from callbacks.jobs import run_from_page
+from callbacks.jobs import job_options, run_from_page
 from callbacks.market import market_view
 from callbacks.prediction import submit_sample
 from callbacks.settings import apply_change, weight_label
@@ -209,6 +209,20 @@ def test_jobs_from_the_page_are_recorded_with_trigger_and_progress(system):
     assert record["trigger"] == "dashboard" and record["outcome"] in ("ok", "skipped")
     record = run_from_page(system, "collect", seen.append)  # every job button's job runs from the page
     assert record["trigger"] == "dashboard" and record["outcome"] == "ok", record
+    record = run_from_page(system, "backfill", seen.append, **job_options("backfill", [40]))
+    assert record["trigger"] == "dashboard" and record["outcome"] == "ok", record
+
+
+@pytest.mark.parametrize("days", [None, 0, -5, 3651, "ten", 2.5])
+def test_backfill_days_from_the_page_are_checked_like_the_setting(days):
+    with pytest.raises(ValidationError) as err:
+        job_options("backfill", [days])
+    assert err.value.field == "days"
+
+
+def test_job_options_map_page_inputs_to_job_keywords():
+    assert job_options("backfill", [90]) == {"days": 90}
+    assert job_options("collect", []) == {}
 
 
 def test_market_view_draws_the_stored_candles_with_predictions(system):

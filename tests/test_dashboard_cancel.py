@@ -1,6 +1,8 @@
-"""Cancel from the page, in headless Chromium: a collect job is held inside a klines request to a fake
-Binance server on loopback; the operator clicks Cancel; the job's worker process is stopped and nothing
-is written. Released, the same button then collects normally (no lock or half-written state left)."""
+"""Live jobs from the page, in headless Chromium, against a fake Binance server on loopback.
+
+Cancel: a collect job is held inside a klines request; the operator clicks Cancel; the job's worker
+process is stopped and nothing is written. Released, the same button then collects normally (no lock
+or half-written state left). Backfill: bad days are refused with a message, good ones fetch history."""
 from __future__ import annotations
 
 import psutil
@@ -80,5 +82,32 @@ def test_cancel_stops_the_job_and_writes_nothing_then_a_rerun_collects(browser, 
         wait_until(lambda: page.inner_text("#collect-result").strip(), 120, "the second collect to finish")
         assert "ok" in page.inner_text("#collect-result")
         assert collect_runs() == [{"trigger": "dashboard", "outcome": "ok"}] and candles() > 0
+    finally:
+        context.close()
+
+
+def test_backfill_refuses_bad_days_and_fetches_the_history_asked_for(browser, live_server):  # noqa: F811
+    db = Database(live_server.data_dir / "market.db")
+    stored = lambda: db.query("SELECT COUNT(*) AS n, MIN(open_time) AS first FROM candles")[0]  # noqa: E731
+    backfills = lambda: db.query("SELECT COUNT(*) AS n FROM job_runs WHERE job='backfill'")[0]["n"]  # noqa: E731
+    before = stored()
+    assert before["n"] > 0  # the previous test collected the default 30 days
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url)
+        page.wait_for_selector("#backfill-run:enabled", timeout=TIMEOUT_MS)
+        page.fill("#backfill-days", "0")
+        page.click("#backfill-run")
+        page.wait_for_function("document.querySelector('#backfill-result').textContent.includes('days:')",
+                               timeout=TIMEOUT_MS)
+        assert page.inner_text("#backfill-result").strip() == "days: must be between 1 and 3650"
+        assert backfills() == 0 and stored()["n"] == before["n"]  # refused: nothing ran, nothing stored
+
+        page.fill("#backfill-days", "90")
+        page.click("#backfill-run")
+        wait_until(lambda: "ok" in page.inner_text("#backfill-result"), 120, "the backfill to finish")
+        after = stored()
+        assert backfills() == 1 and after["n"] >= 89 * 24 and after["first"] < before["first"]
     finally:
         context.close()

@@ -193,3 +193,24 @@ def test_live_collect_reports_progress_across_symbols(data_dir):
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and 0.99 < fractions[-1] <= 1.0  # gaps: a few bars fewer than expected
     assert any(f <= 0.5 for f in fractions) and {m.split(":")[0] for _, m in seen} == {"BTCUSDT", "ETHUSDT"}
+
+
+def test_backfill_job_fetches_only_missing_history_and_rejects_bad_days(data_dir):
+    from engine.candles import load_sample
+    eth = load_sample("ETHUSDT").iloc[:3000].reset_index(drop=True)
+    with FakeBinance({"ETHUSDT": eth}) as fake:
+        system = make_system(data_dir, HLS_DATA_SOURCE="live", HLS_BINANCE_BASE_URL=fake.url,
+                             HLS_BACKFILL_DAYS="20", HLS_SYMBOLS='["ETHUSDT"]')
+        assert system.run_job("collect", "cli")["outcome"] == "ok"
+        first = system.store.counts()[0]
+        bad = system.run_job("backfill", "dashboard", days=0)
+        assert bad["outcome"] == "error" and "backfill_days" in bad["error"]
+        assert system.store.counts()[0] == first  # nothing changed
+        seen = []
+        run = system.run_job("backfill", "dashboard", days=60, progress=lambda f, m: seen.append(f))
+    assert run["outcome"] == "ok", run
+    after = system.store.counts()[0]
+    assert after["last_open_time"] == first["last_open_time"] and after["first_open_time"] < first["first_open_time"]
+    assert after["rows"] == first["rows"] + run["result"]["new_candles"]["ETHUSDT"] >= 59 * 24
+    assert seen and seen == sorted(seen) and seen[-1] > 0.99
+    assert "backfill" not in system.status()["next_runs"]  # run on demand, never scheduled
