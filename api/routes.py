@@ -16,6 +16,7 @@ from typing import Any, Callable
 from flask import request
 
 from engine.errors import ValidationError
+from engine.system import check_backfill_days
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -56,13 +57,16 @@ def _find_non_finite(obj: Any, path: str) -> str | None:
     return None
 
 
-def json_body() -> dict:
-    """The request's JSON object; NaN/Infinity, non-JSON, non-objects and oversized bodies are rejected."""
+def json_body(optional: bool = False) -> dict:
+    """The request's JSON object; NaN/Infinity, non-JSON, non-objects and oversized bodies are rejected.
+    An empty body is {} when ``optional``."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise BodyTooLarge("body", f"larger than {MAX_BODY_BYTES} bytes")
     raw = request.stream.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise BodyTooLarge("body", f"larger than {MAX_BODY_BYTES} bytes")
+    if optional and not raw.strip():
+        return {}
     try:
         obj = json.loads(raw or b"null")
     except ValueError as exc:
@@ -73,6 +77,19 @@ def json_body() -> dict:
     if bad:
         raise ValidationError(bad, "must be a finite number (NaN and Infinity are not allowed)")
     return obj
+
+
+def body_fields(allowed: set[str], required: tuple[str, ...] = (), optional_body: bool = False) -> dict:
+    """The JSON body, with ``required`` keys present and no key outside ``allowed``; an empty body is {}
+    when ``optional_body``."""
+    body = json_body(optional=optional_body)
+    for key in required:
+        if key not in body:
+            raise ValidationError(key, "is required")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValidationError(unknown[0], "unknown field")
+    return body
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -159,13 +176,7 @@ def online_update(system):
 @route("/ml/online/add_training_data", "POST", summary="Add one labelled sample to the online buffer",
        body='{"features": {23 feature names -> number}, "target": 0|1, "symbol": "BTCUSDT"}')
 def online_add(system):
-    body = json_body()
-    for key in ("features", "target", "symbol"):
-        if key not in body:
-            raise ValidationError(key, "is required")
-    unknown = sorted(set(body) - {"features", "target", "symbol", "open_time"})
-    if unknown:
-        raise ValidationError(unknown[0], "unknown field")
+    body = body_fields({"features", "target", "symbol", "open_time"}, required=("features", "target", "symbol"))
     symbol = system.check_symbol(body["symbol"])
     added = system.online.add_training_data(body["features"], body["target"], symbol, source="api",
                                             open_time=body.get("open_time"))
@@ -177,6 +188,27 @@ def online_add(system):
 @route("/ml/batch/retrain", "POST", summary="Retrain the batch model now (waits for the result)")
 def batch_retrain(system):
     return job_answer(system.run_job("batch_retrain", "api"))
+
+
+@route("/ml/batch/versions", summary="Batch model versions, newest first: metrics, decision, active, file kept")
+def batch_versions(system):
+    return {"versions": system.batch.versions()}
+
+
+@route("/ml/batch/rollback", "POST", summary="Make an earlier batch model version active again",
+       body='{"version": n} (optional; default: the previously active version)')
+def batch_rollback(system):
+    body = body_fields({"version"}, optional_body=True)
+    before = system.batch.active()
+    active = system.rollback_batch(body.get("version"))
+    return {"status": "rolled back", "active": active, "previous_version": before and before["version"]}
+
+
+@route("/ml/data_collection/backfill", "POST", summary="Store the last N days of closed candles per symbol now",
+       body='{"days": 1-3650} (optional; default: config backfill_days)')
+def data_collection_backfill(system):
+    days = body_fields({"days"}, optional_body=True).get("days")
+    return job_answer(system.run_job("backfill", "api", days=None if days is None else check_backfill_days(days)))
 
 
 @route("/ml/data_collection/stats", summary="Candle collection: source, lag and rows per symbol, errors")

@@ -10,8 +10,8 @@ from typing import Callable
 
 from dash import Input, Output, State, no_update
 
-from engine.config import validate
 from engine.errors import ValidationError
+from engine.system import check_backfill_days
 from layouts.hybrid_learning import JOBS
 from layouts.panels import job_result
 
@@ -26,10 +26,7 @@ def job_options(job: str, values: list) -> dict:
     """The page's inputs as the job's keywords, checked like the settings they stand for (ValidationError)."""
     options = {kw: value for (_, _, kw), value in zip(JOB_INPUTS.get(job, []), values)}
     if "days" in options:
-        try:
-            options["days"] = validate({"backfill_days": options["days"]})["backfill_days"]
-        except ValidationError as exc:
-            raise ValidationError("days", exc.message) from None
+        options["days"] = check_backfill_days(options["days"])
     return options
 
 

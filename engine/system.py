@@ -34,6 +34,14 @@ STALE_BARS = 3  # live data this many bars behind raises a "data_stale" alert
 Progress = Callable[[float, str], None]
 
 
+def check_backfill_days(days: Any) -> int:
+    """Days of history for a backfill, checked like the backfill_days setting; ValidationError("days")."""
+    try:
+        return validate({"backfill_days": days})["backfill_days"]
+    except ValidationError as exc:
+        raise ValidationError("days", exc.message) from None
+
+
 class HybridLearningSystem:
     """Owns config, database, store, collector, online/batch models, ensemble, trader, jobs, scheduler."""
 
@@ -88,7 +96,7 @@ class HybridLearningSystem:
     def backfill(self, days: int | None = None, progress: Progress | None = None) -> dict:
         """Store the last ``days`` (default: config backfill_days; validated as that setting) of closed
         candles per symbol, fetching only what is missing, then run the pipeline on the new ones."""
-        days = validate({"backfill_days": days})["backfill_days"] if days is not None else None
+        days = None if days is None else check_backfill_days(days)
         return self._after_candles(self.collector.backfill(days=days, progress=self._per_symbol(progress)))
 
     def _per_symbol(self, progress: Progress | None) -> Callable[[str, int, int], None] | None:
@@ -112,6 +120,14 @@ class HybridLearningSystem:
 
     def batch_retrain(self, trigger: str = "api", progress: Progress | None = None) -> dict:
         return self.batch.retrain(progress=progress, trigger=trigger)
+
+    def rollback_batch(self, version: int | None = None) -> dict:
+        """Make ``version`` (default: the previously active one) the active batch model; ValidationError if
+        impossible. Predictions use it at once."""
+        try:
+            return self.batch.rollback(version)
+        finally:
+            self._predictions.clear()
 
     def evaluate(self) -> dict:
         """Score predictions whose outcome candle arrived; refresh live accuracy."""

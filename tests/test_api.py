@@ -167,3 +167,46 @@ def test_every_route_is_in_the_openapi_description(fresh):
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in spec["paths"].get(path, {}), f"{method} {path} missing from OpenAPI"
     assert spec["paths"]["/ml/hybrid/config"]["post"]["security"] == [{"bearer": []}]
+
+
+def test_batch_versions_and_rollback_change_what_predicts_and_refuse_bad_input(data_dir):
+    system = make_system(data_dir, collect=True)
+    _, client = make_client(system)
+    assert client.get("/ml/batch/versions").get_json() == {"versions": []}
+    assert_error(client.post("/ml/batch/rollback"), 400, "version")  # nothing trained: nothing to roll back to
+    for _ in range(2):
+        assert system.run_job("batch_retrain", "cli")["outcome"] == "ok"
+    versions = client.get("/ml/batch/versions").get_json()["versions"]
+    assert [v["version"] for v in versions] == [2, 1] and all(v["available"] for v in versions)
+    assert {"metrics", "decision", "trained_at", "active"} <= set(versions[0])
+
+    resp = client.post("/ml/batch/rollback", json={"version": 2})  # v2 active, whether it was promoted or not
+    assert resp.status_code == 200 and resp.get_json()["active"]["version"] == 2
+    for bad, field in (({"version": 99}, "version"), ({"version": "1"}, "version"), ({"version": True}, "version"),
+                       ({"versoin": 1}, "versoin")):
+        assert_error(client.post("/ml/batch/rollback", json=bad), 400, field)
+    assert_error(client.post("/ml/batch/rollback", data="[1]", content_type="application/json"), 400, "body")
+    assert system.batch.active()["version"] == 2  # refused: nothing changed
+
+    resp = client.post("/ml/batch/rollback")  # empty body: back to the previously active version
+    assert resp.status_code == 200
+    assert resp.get_json()["active"]["version"] == 1 and resp.get_json()["previous_version"] == 2
+    predicted = client.get("/ml/hybrid/predict?symbol=BTCUSDT").get_json()
+    assert predicted["model_versions"]["batch"] == 1  # predictions use the rolled-back model at once
+    assert [v["active"] for v in client.get("/ml/batch/versions").get_json()["versions"]] == [False, True]
+
+
+def test_backfill_runs_the_job_and_refuses_bad_days(data_dir):
+    system = make_system(data_dir)
+    _, client = make_client(system)
+    for bad, field in (({"days": 0}, "days"), ({"days": 5000}, "days"), ({"days": "30"}, "days"),
+                       ({"days": 30, "symbol": "BTCUSDT"}, "symbol")):
+        assert_error(client.post("/ml/data_collection/backfill", json=bad), 400, field)
+    assert system.jobs.history("backfill") == [] and system.store.counts() == []  # refused: nothing ran
+    resp = client.post("/ml/data_collection/backfill", json={"days": 15})
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["outcome"] == "ok" and body["run"]["trigger"] == "api"
+    stored = {c["symbol"]: c["rows"] for c in system.store.counts()}
+    assert body["new_candles"] == stored and min(stored.values()) >= 14 * 24
+    again = client.post("/ml/data_collection/backfill").get_json()  # empty body: config backfill_days (12)
+    assert again["outcome"] == "ok" and sum(again["new_candles"].values()) == 0  # already stored

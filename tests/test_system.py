@@ -204,7 +204,7 @@ def test_backfill_job_fetches_only_missing_history_and_rejects_bad_days(data_dir
         assert system.run_job("collect", "cli")["outcome"] == "ok"
         first = system.store.counts()[0]
         bad = system.run_job("backfill", "dashboard", days=0)
-        assert bad["outcome"] == "error" and "backfill_days" in bad["error"]
+        assert bad["outcome"] == "error" and "days: must be between 1 and 3650" in bad["error"]
         assert system.store.counts()[0] == first  # nothing changed
         seen = []
         run = system.run_job("backfill", "dashboard", days=60, progress=lambda f, m: seen.append(f))
