@@ -33,7 +33,7 @@ def submit_sample(system, values: Sequence[Any], target: Any, symbol: Any) -> tu
     features = {name: parse_number(v) for name, v in zip(FEATURE_COLUMNS, values)}
     try:
         symbol = system.check_symbol(symbol or "")
-        added = system.online.add_training_data(features, parse_number(target), symbol, source="api")
+        added = system.online.add_training_data(features, parse_number(target), symbol, source="dashboard")
     except ValidationError as exc:
         return dbc.Alert([html.Strong(f"{exc.field}: "), exc.message], color="danger", className="py-2 mb-0",
                          id="form-error"), exc.field

@@ -166,6 +166,8 @@ def test_form_accepts_good_input(fresh):
     message, bad = submit_sample(fresh, _good_form(), "1", "btcusdt")
     assert bad is None and "stored" in text_of(message)
     assert fresh.online.pending_count() == before + 1
+    last = fresh.db.query("SELECT symbol, source FROM online_samples ORDER BY rowid DESC LIMIT 1")[0]
+    assert (last["symbol"], last["source"]) == ("BTCUSDT", "dashboard")  # told apart from API and candle samples
 
 
 def test_weight_slider_persists_both_weights_summing_to_one(fresh):

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.browser
 LOAD_TIMEOUT_MS = 90_000  # generous: CI machines are shared; every wait ends as soon as its condition holds
 
 
-def _api_samples(server) -> int:
+def _form_samples(server) -> int:
     db = Database(server.data_dir / "market.db")
-    return db.query("SELECT COUNT(*) AS n FROM online_samples WHERE source='api'")[0]["n"]
+    return db.query("SELECT COUNT(*) AS n FROM online_samples WHERE source='dashboard'")[0]["n"]
 
 
 def _job_runs(server, job: str) -> list[dict]:
@@ -96,17 +96,17 @@ def test_form_rejects_bad_input_and_accepts_good_input(page, server):
     rsi = page.locator("[id='{\"name\":\"rsi\",\"type\":\"feature-input\"}']")
     rsi.fill("abc")
     page.select_option("#form-target", "1")
-    before = _api_samples(server)
+    before = _form_samples(server)
     page.click("#form-submit")
     page.wait_for_selector("#form-error", timeout=LOAD_TIMEOUT_MS)
     assert "features.rsi" in page.inner_text("#form-error")
     assert "is-invalid" in rsi.get_attribute("class")
-    assert _api_samples(server) == before  # nothing stored
+    assert _form_samples(server) == before  # nothing stored
     rsi.fill("55")
     page.click("#form-submit")
     page.wait_for_selector("#form-ok", timeout=LOAD_TIMEOUT_MS)
     assert "stored" in page.inner_text("#form-ok")
-    assert _api_samples(server) == before + 1
+    assert _form_samples(server) == before + 1
 
 
 def test_manual_online_update_changes_the_stats(page, server):

@@ -21,7 +21,7 @@ from engine.candles import MICROS_THRESHOLD
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
 
-SOURCES: tuple[str, ...] = ("candle", "trade", "api")
+SOURCES: tuple[str, ...] = ("candle", "trade", "api", "dashboard")
 
 
 def _is_number(value) -> bool:
