@@ -16,6 +16,7 @@ from engine.db import Database
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
 from engine.online import MODEL_NAMES, OnlineLearningManager
+from engine.online.schema import MIGRATIONS
 from engine.paths import PROJECT_ROOT
 
 HOUR = 3_600_000
@@ -28,10 +29,11 @@ def cfg():
 
 @pytest.fixture
 def make_manager(data_dir, cfg):
-    def make(clock=None):
-        db = Database(data_dir / "market.db")
+    def make(clock=None, directory=None):
+        d = directory or data_dir
+        db = Database(d / "market.db")
         kwargs = {"clock": clock} if clock else {}
-        return OnlineLearningManager(db, data_dir / "models", data_dir / "locks", lambda: cfg, **kwargs)
+        return OnlineLearningManager(db, d / "models", d / "locks", lambda: cfg, **kwargs)
     return make
 
 
@@ -148,6 +150,43 @@ def test_buffer_keeps_only_the_newest_buffer_size_samples(make_manager, cfg):
     m.add_training_data(one(), 1, "BTCUSDT")
     assert len(stored(m)) == 10 and stored(m)[0]["open_time"] == times[16]
     assert m.stats()["buffer_max"] == 10
+
+
+def test_buffer_rows_stored_before_features_f64_are_read_from_json_and_learned(make_manager, data_dir, tmp_path):
+    X, y, times = frame(150)
+    old = Database(data_dir / "market.db")
+    old.migrate("online", MIGRATIONS[:1])  # the buffer as the old code created it: no features_f64 column
+    with old.transaction() as conn:  # and how it wrote samples: the features as JSON text only
+        conn.executemany("INSERT OR IGNORE INTO online_samples(symbol, source, open_time, features, target, "
+                         "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                         [("BTCUSDT", "candle", t, json.dumps(v), target, 1)
+                          for v, target, t in zip(X[:60].to_numpy().tolist(), y[:60].tolist(), times[:60].tolist())])
+    old.close()
+    m = make_manager(clock=lambda: 5)  # migrates the buffer to version 2: the old rows keep features_f64 NULL
+    assert m.db.query("SELECT version FROM schema_version WHERE component='online'")[0]["version"] == 2
+    assert m.add_samples(X[60:100], y[60:100], "BTCUSDT", "candle", times[60:100]) == 40  # new-style rows
+    assert [r["old"] for r in m.db.query("SELECT features_f64 IS NULL AS old FROM online_samples ORDER BY id")] \
+        == [1] * 60 + [0] * 40
+    assert m.pending_count() == 100
+
+    ids, pending_X, pending_y = m.buffer.pending()  # old and new rows in one read
+    np.testing.assert_array_equal(pending_X, X[:100].to_numpy())
+    np.testing.assert_array_equal(pending_y, y[:100])
+    rewarm_X, rewarm_y = m.buffer.upto(ids[79], 50)  # what a drift re-warm reads: rows 30..79, old and new
+    np.testing.assert_array_equal(rewarm_X, X[30:80].to_numpy())
+    np.testing.assert_array_equal(rewarm_y, y[30:80])
+
+    # learned exactly as if all 100 had been stored the new way
+    fresh = make_manager(clock=lambda: 5, directory=tmp_path / "fresh")
+    fresh.add_samples(X[:100], y[:100], "BTCUSDT", "candle", times[:100])
+    result, expected = m.update_models_incremental(batch_size=30), fresh.update_models_incremental(batch_size=30)
+    assert result["samples"] == 100 and result["update_results"] == expected["update_results"]
+    assert m.pending_count() == 0 and m.stats()["models"] == fresh.stats()["models"]
+    assert all(s["samples_seen"] == 100 for s in m.stats()["models"].values())
+    assert m.performance_history() == fresh.performance_history()
+    predicted, wanted = m.predict_proba(X[100:]), fresh.predict_proba(X[100:])
+    for name in MODEL_NAMES:
+        np.testing.assert_array_equal(predicted[name], wanted[name])
 
 
 # -- updating ------------------------------------------------------------------------------------
@@ -279,6 +318,30 @@ def test_an_update_in_another_process_is_seen_on_the_next_read(make_manager, dat
     assert stats["pending"] == 0
     after = m.predict_proba(X[:5])
     assert all(not np.array_equal(after[name], before[name]) for name in MODEL_NAMES)
+
+
+def test_two_managers_taking_turns_each_learn_on_top_of_the_others_saved_models(make_manager, tmp_path):
+    """Two managers on one data dir (the server and the Dash worker): each update starts from the models the
+    other saved since, not from the copy it learnt on before (which would drop the other's learning)."""
+    X, y, times = frame(300)
+    server, worker = make_manager(clock=lambda: 5), make_manager(clock=lambda: 5)
+    alone = make_manager(clock=lambda: 5, directory=tmp_path / "alone")  # one manager learning every turn
+    turns = [(server, 0, 100), (worker, 100, 160), (server, 160, 230), (worker, 230, 300)]
+    for version, (m, start, stop) in enumerate(turns, 1):
+        m.add_samples(X[start:stop], y[start:stop], "BTCUSDT", "candle", times[start:stop])
+        alone.add_samples(X[start:stop], y[start:stop], "BTCUSDT", "candle", times[start:stop])
+        result, expected = m.update_models_incremental(), alone.update_models_incremental()
+        assert result["samples"] == stop - start and result["version"] == version
+        assert result["update_results"] == expected["update_results"]  # scored by the other's latest models
+        for other in (server, worker):
+            for s in other.stats()["models"].values():
+                assert s["samples_seen"] == stop and s["version"] == version  # every turn's samples add up
+    assert server.pending_count() == worker.pending_count() == 0
+    assert worker.stats()["models"] == alone.stats()["models"]
+    assert worker.performance_history() == alone.performance_history()
+    predicted, wanted = worker.predict_proba(X[:50]), alone.predict_proba(X[:50])
+    for name in MODEL_NAMES:  # the worker's models hold the server's turns too
+        np.testing.assert_array_equal(predicted[name], wanted[name])
 
 
 def test_drift_raises_a_persisted_event_and_rewarms_the_model(make_manager, cfg):
