@@ -1,9 +1,10 @@
 """Job runner: one named job at a time across processes, every run recorded in SQLite.
 
 A job is a function returning a JSON-able summary dict. A summary with ``"status": "skipped"``
-(or a NotReady exception: too little data yet) is recorded as outcome "skipped"; an exception as "error" (the caller never sees it, so a
-failing job cannot stop the scheduler); a job already running anywhere (the ProcessLock
-``job-<name>`` is held) as "busy".
+(or a NotReady exception: too little data yet) is recorded as outcome "skipped"; an exception as "error"
+(the caller never sees it, so a failing job cannot stop the scheduler); a job already running anywhere
+(the ProcessLock ``job-<name>`` is held) as "busy". A run is recorded as "running" when it starts; one
+whose process died before it finished (a job cancelled from the page is killed) becomes "interrupted".
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from engine.errors import NotReady, ValidationError
 from engine.locks import LockBusy, ProcessLock
 
 TRIGGERS = ("schedule", "api", "dashboard", "cli")
-OUTCOMES = ("ok", "skipped", "error", "busy")
+OUTCOMES = ("ok", "skipped", "error", "busy", "running", "interrupted")
+INTERRUPTED = "ended before finishing: the process running it was stopped (cancelled or killed)"
 
 MIGRATIONS = [
     """
@@ -43,6 +45,7 @@ MIGRATIONS = [
         updated_at INTEGER NOT NULL
     )
     """,
+    "CREATE INDEX job_runs_running ON job_runs(job) WHERE outcome = 'running'",
 ]
 
 JobFunc = Callable[..., dict]
@@ -114,6 +117,7 @@ class JobRunner:
         error = None
         try:
             with ProcessLock(self.lock_dir, f"job-{name}", timeout=0):
+                run_id = self._record(None, name, trigger, started, 0, "running", None, None)["id"]
                 try:
                     if name in self._wants_trigger:
                         kwargs["trigger"] = trigger
@@ -127,21 +131,36 @@ class JobRunner:
                     outcome = "error"
                     error = f"{type(exc).__name__}: {exc}"
                     result = {"traceback": traceback.format_exc(limit=6)[-2000:]}
+                # finished while holding the lock: a "running" run whose lock is free has died (see _settle)
+                return self._record(run_id, name, trigger, started, time.perf_counter() - t0, outcome, result, error)
         except LockBusy as exc:
-            outcome, error = "busy", str(exc)
-        return self._record(name, trigger, started, time.perf_counter() - t0, outcome, result, error)
+            return self._record(None, name, trigger, started, time.perf_counter() - t0, "busy", None, str(exc))
 
-    def _record(self, name, trigger, started, duration_s, outcome, result, error) -> dict:
+    def _record(self, run_id, name, trigger, started, duration_s, outcome, result, error) -> dict:
+        """Insert a run (``run_id`` None) or finish the one started as ``run_id``."""
         record = {"job": name, "trigger": trigger, "start": started, "duration_ms": int(duration_s * 1000),
                   "outcome": outcome, "result": json_safe(result), "error": error}
+        values = (record["duration_ms"], outcome, None if result is None else json.dumps(record["result"]), error)
         with self.db.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO job_runs(job, trigger, started_at, duration_ms, outcome, result, error, pid) "
-                "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, trigger, started, record["duration_ms"], outcome,
-                 None if result is None else json.dumps(record["result"]), error, os.getpid()))
-            record["id"] = cur.lastrowid
-        return record
+            if run_id is None:
+                run_id = conn.execute(
+                    "INSERT INTO job_runs(job, trigger, started_at, duration_ms, outcome, result, error, pid) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?)", (name, trigger, started, *values, os.getpid())).lastrowid
+            else:
+                conn.execute("UPDATE job_runs SET duration_ms=?, outcome=?, result=?, error=? WHERE id=?",
+                             (*values, run_id))
+        return {**record, "id": run_id}
+
+    def _settle(self) -> None:
+        """Record as "interrupted" the runs still marked running whose job lock is free: a run finishes
+        while holding its lock, so their process died first. Taking the lock keeps a new run out meanwhile."""
+        for row in self.db.query("SELECT DISTINCT job FROM job_runs WHERE outcome='running'"):
+            try:
+                with ProcessLock(self.lock_dir, f"job-{row['job']}", timeout=0), self.db.transaction() as conn:
+                    conn.execute("UPDATE job_runs SET outcome='interrupted', error=? WHERE job=? AND outcome='running'",
+                                 (INTERRUPTED, row["job"]))
+            except LockBusy:
+                continue  # still running
 
     @staticmethod
     def _row(row) -> dict:
@@ -151,16 +170,19 @@ class JobRunner:
 
     def history(self, job: str | None = None, limit: int = 50) -> list[dict]:
         """Recent runs, newest first (optionally of one job)."""
+        self._settle()
         where, params = ("WHERE job=?", [job]) if job else ("", [])
         rows = self.db.query(f"SELECT * FROM job_runs {where} ORDER BY id DESC LIMIT ?", [*params, int(limit)])
         return [self._row(r) for r in rows]
 
     def last_runs(self) -> dict[str, dict]:
         """The latest run of every job that ever ran."""
+        self._settle()
         rows = self.db.query("SELECT * FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job)")
         return {r["job"]: self._row(r) for r in rows}
 
     def last_run(self, job: str, outcome: str | None = None) -> dict | None:
+        self._settle()
         sql, params = "SELECT * FROM job_runs WHERE job=?", [job]
         if outcome:
             sql, params = sql + " AND outcome=?", [job, outcome]

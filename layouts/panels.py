@@ -10,7 +10,8 @@ from layouts.format import DASH, age, duration, number, percent, utc_time
 from layouts.widgets import badge, stat, table
 
 REPLAY_TEXT = "Replaying bundled candles (offline)"
-OUTCOME_COLORS = {"ok": "success", "skipped": "secondary", "busy": "warning", "error": "danger"}  # engine.jobs.OUTCOMES
+OUTCOME_COLORS = {"ok": "success", "skipped": "secondary", "busy": "warning", "error": "danger",  # engine.jobs.OUTCOMES
+                  "running": "info", "interrupted": "warning"}
 
 
 def direction(pred: Any) -> str:
@@ -168,7 +169,8 @@ def run_summary(run: Mapping) -> str:
 def job_log(runs: Sequence[Mapping], limit: int = 15) -> html.Div:
     """Recent job runs (engine.jobs records): job, trigger, start, duration, outcome and detail."""
     rows = [(r.get("job", DASH), r.get("trigger", DASH), utc_time(r.get("start"), seconds=True),
-             duration(r["duration_ms"] / 1000 if r.get("duration_ms") is not None else None),
+             duration(r["duration_ms"] / 1000 if r.get("duration_ms") is not None and r.get("outcome") not in
+                      ("running", "interrupted") else None),
              outcome_badge(r.get("outcome")), html.Span(run_summary(r), className="small text-muted"))
             for r in list(runs)[:limit]]
     return table(("job", "trigger", "started", "duration", "outcome", "detail"), rows,

@@ -107,3 +107,27 @@ def test_schedule_plan_is_saved_for_other_processes(data_dir):
     assert next_runs == {"a": 123, "b": None} and beat is not None
     runner.save_schedule({})
     assert make_runner(data_dir).schedule() == ({}, None)
+
+
+def test_a_run_shows_as_running_and_a_killed_one_as_interrupted(data_dir):
+    """What a Cancel on the page does: the job's process is killed (SIGKILL) mid-run. Its run was recorded
+    as running; once the process is gone it reads as interrupted, and the job runs again normally."""
+    child = mp.get_context("spawn").Process(target=_slow_job_in_child, args=(str(data_dir),))
+    child.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (data_dir / "started").exists():
+            assert time.monotonic() < deadline and child.is_alive(), "child job never started"
+            time.sleep(0.01)
+        runner = make_runner(data_dir, slow=lambda: {"done": True})
+        running = runner.last_runs()["slow"]
+        assert (running["outcome"], running["trigger"], running["error"]) == ("running", "dashboard", None)
+        assert runner.history()[0]["outcome"] == "running"  # still held: not taken for dead
+    finally:
+        child.kill()
+        child.join(20)
+    interrupted = runner.last_run("slow")
+    assert interrupted["outcome"] == "interrupted" and "cancelled or killed" in interrupted["error"]
+    assert interrupted["id"] == running["id"]  # the same run, settled: no second record
+    assert runner.run("slow", "api")["outcome"] == "ok"  # the lock died with the process
+    assert [r["outcome"] for r in runner.history()] == ["ok", "interrupted"]
