@@ -80,14 +80,20 @@ def _slow_job_in_child(data_dir: str) -> None:
     make_runner(Path(data_dir), slow=slow).run("slow", "dashboard")
 
 
-def test_a_job_never_runs_twice_at_once_across_processes(data_dir):
+def _start_slow_job_in_child(data_dir: Path):
+    """A spawned process running job "slow" (trigger dashboard), returned once the job has started."""
     child = mp.get_context("spawn").Process(target=_slow_job_in_child, args=(str(data_dir),))
     child.start()
+    deadline = time.monotonic() + 20
+    while not (data_dir / "started").exists():
+        assert time.monotonic() < deadline and child.is_alive(), "child job never started"
+        time.sleep(0.01)
+    return child
+
+
+def test_a_job_never_runs_twice_at_once_across_processes(data_dir):
+    child = _start_slow_job_in_child(data_dir)
     try:
-        deadline = time.monotonic() + 20
-        while not (data_dir / "started").exists():
-            assert time.monotonic() < deadline and child.is_alive(), "child job never started"
-            time.sleep(0.01)
         runner = make_runner(data_dir, slow=lambda: {"done": "twice?"})
         busy = runner.run("slow", "api")
         assert busy["outcome"] == "busy" and "already running" in busy["error"]
@@ -112,13 +118,8 @@ def test_schedule_plan_is_saved_for_other_processes(data_dir):
 def test_a_run_shows_as_running_and_a_killed_one_as_interrupted(data_dir):
     """What a Cancel on the page does: the job's process is killed (SIGKILL) mid-run. Its run was recorded
     as running; once the process is gone it reads as interrupted, and the job runs again normally."""
-    child = mp.get_context("spawn").Process(target=_slow_job_in_child, args=(str(data_dir),))
-    child.start()
+    child = _start_slow_job_in_child(data_dir)
     try:
-        deadline = time.monotonic() + 20
-        while not (data_dir / "started").exists():
-            assert time.monotonic() < deadline and child.is_alive(), "child job never started"
-            time.sleep(0.01)
         runner = make_runner(data_dir, slow=lambda: {"done": True})
         running = runner.last_runs()["slow"]
         assert (running["outcome"], running["trigger"], running["error"]) == ("running", "dashboard", None)
