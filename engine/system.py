@@ -192,7 +192,7 @@ class HybridLearningSystem:
         online = self.online.stats()
         collection = self.data_collection()
         last_runs = self.jobs.last_runs()
-        retrain = self.jobs.last_run("batch_retrain")
+        retrain = last_runs.get("batch_retrain")
         return {
             "running": running,
             "time": now,

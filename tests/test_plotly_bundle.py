@@ -12,6 +12,7 @@ import layouts.plotly_bundle as plotly_bundle
 from callbacks.figures import TRACE_TYPES
 from engine.candles import load_sample
 from engine.features import compute_features
+from engine.paths import PROJECT_ROOT
 from layouts.plotly_bundle import FULL, PARTIAL, choose, trace_types
 
 
@@ -48,7 +49,6 @@ def test_takes_the_partial_bundle_only_if_it_has_every_needed_trace_type(tmp_pat
 
 def test_installed_partial_bundle_is_chosen(tmp_path):
     """After ``npm ci`` (CI runs it) the finance bundle is what the page loads."""
-    from engine.paths import PROJECT_ROOT
     if not (PROJECT_ROOT / PARTIAL).is_file():
         pytest.skip("npm ci has not been run: the app serves the full bundle")
     bundle = choose(TRACE_TYPES)
