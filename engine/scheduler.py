@@ -93,6 +93,7 @@ class Scheduler:
         if self.running:
             return
         self._stop.clear()
+        self.tick()  # the plan and heartbeat are on disk before any job runs: status() says "running" at once
         run_now = list(run_now)
         if run_now:
             first = threading.Thread(target=lambda: [self.runner.run(n, "schedule") for n in run_now],
