@@ -30,7 +30,7 @@ def result(span):
 def test_report_has_every_model_hybrid_and_baseline(result, span):
     r = result.report
     assert set(r["models"]) == {"sgd", "passive_aggressive", "mlp_online", "batch"}
-    assert set(r["baselines"]) == {"majority_class", "always_up", "persistence"}
+    assert set(r["baselines"]) == {"majority_class", "always_up", "persistence", "reversal"}
     for scores in (*r["models"].values(), r["hybrid"], *r["baselines"].values()):
         assert 250 < scores["n"] <= 320
         for key in ("accuracy", "balanced_accuracy", "brier"):

@@ -76,3 +76,12 @@ def test_baseline_values():
     np.testing.assert_allclose(b["majority_class"], [1 / 2, 2 / 3, 3 / 4, 4 / 5, 4 / 6, 4 / 7])
     np.testing.assert_array_equal(b["persistence"], [0.5, 1, 1, 1, 0, 0])
     np.testing.assert_array_equal(b["always_up"], np.ones(6))
+    np.testing.assert_array_equal(b["reversal"], [0.5, 0, 0, 0, 1, 1])
+
+
+def test_reversal_scores_on_real_hourly_btc(btc_candles):
+    """Hourly BTC mean-reverts: the reversal baseline beats a coin flip on the bundled 2017-2022 bars."""
+    from engine.features import make_labels
+    y = make_labels(btc_candles["close"], 1).to_numpy()
+    s = metrics.summarize(y, metrics.baseline_probabilities(y, 1)["reversal"])
+    assert s["accuracy"] - 2 * s["accuracy_se"] > 0.5, s
