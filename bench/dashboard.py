@@ -88,7 +88,7 @@ def bench_server(data_dir: Path, repeat: int) -> dict:
             assert post(body).status_code == 200, output
             out[f"render {output[:60]}"] = _median_ms(lambda: post(body), repeat)
     market = _payload(app, "..market-graph.figure...market-summary.children..",
-                      {"market-symbol.value": "BTCUSDT", "market-range.value": 720, "tabs.active_tab": "market"},
+                      {"symbol-picker.value": "BTCUSDT", "market-range.value": 720, "tabs.active_tab": "market"},
                       {}, "tabs.active_tab")
     out["render market (30 days)"] = _median_ms(lambda: post(market), repeat)
     return out

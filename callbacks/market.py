@@ -38,10 +38,13 @@ def market_view(system, symbol: str, bars: int):
 
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("market-graph", "figure"), Output("market-summary", "children"),
-                  Input("market-symbol", "value"), Input("market-range", "value"), Input("market-refresh", "n_intervals"),
+                  Input("symbol-picker", "value"), Input("market-range", "value"), Input("market-refresh", "n_intervals"),
                   Input("tabs", "active_tab"),
                   prevent_initial_call=True)  # drawn when its tab is opened
     def market(symbol, bars, _version, tab):
         if tab != "market":
             return no_update, no_update  # drawn when the tab is opened, then kept fresh
-        return market_view(get_system(), symbol, int(bars))
+        system = get_system()
+        if symbol not in system.config.current()["symbols"]:  # "All symbols": one chart per symbol is too tall
+            symbol = system.config.current()["symbols"][0]
+        return market_view(system, symbol, int(bars))

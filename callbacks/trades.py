@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from callbacks.figures import _layout, empty_figure
 from layouts.format import DASH, number, percent, utc_time
-from layouts.trades import ALL_SYMBOLS
+from layouts.shell import ALL_SYMBOLS
 from layouts.widgets import badge, card, stat, table
 
 EQUITY, BUY_AND_HOLD, WIN_RATE = "#6f42c1", "#6c757d", "#198754"
@@ -126,7 +126,7 @@ def trades_page(system, symbol: str | None, limit: int = 50) -> tuple[go.Figure,
 
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("trades-graph", "figure"), Output("trades-content", "children"),
-                  Input("trades-symbol", "value"), Input("state-version", "data"), Input("tabs", "active_tab"),
+                  Input("symbol-picker", "value"), Input("state-version", "data"), Input("tabs", "active_tab"),
                   prevent_initial_call=True)  # drawn when its tab is opened
     def render(symbol, _version, tab):
         if tab != "trades":

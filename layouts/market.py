@@ -11,10 +11,7 @@ RANGES = (("7 days", 7 * 24), ("30 days", 30 * 24), ("90 days", 90 * 24))  # lab
 
 
 def layout(config: dict) -> html.Div:
-    symbols = list(config["symbols"])
     controls = html.Div([
-        dbc.Select(id="market-symbol", options=[{"label": s, "value": s} for s in symbols], value=symbols[0],
-                   size="sm", style={"width": "10rem"}),
         dbc.RadioItems(id="market-range", options=[{"label": label, "value": bars} for label, bars in RANGES],
                        value=RANGES[1][1], inline=True, className="btn-group btn-group-sm",
                        inputClassName="btn-check", labelClassName="btn btn-sm btn-outline-secondary",

@@ -9,6 +9,15 @@ from dash import dcc, html
 from layouts import hybrid_learning, market, trades
 
 REFRESH_MS = 2000
+ALL_SYMBOLS = "ALL"  # the symbol picker's "every symbol" choice: views aggregate per symbol, never across eras
+
+
+def symbol_picker(config: dict) -> dbc.Select:
+    """The one symbol choice every tab follows (kept in the browser across reloads); the first
+    configured symbol by default, or "All symbols"."""
+    options = [{"label": s, "value": s} for s in config["symbols"]] + [{"label": "All symbols", "value": ALL_SYMBOLS}]
+    return dbc.Select(id="symbol-picker", options=options, value=config["symbols"][0], size="sm",
+                      persistence=True, persistence_type="local", className="hls-symbol-picker")
 
 
 class Tab(NamedTuple):
@@ -32,7 +41,8 @@ def build_layout(config: dict, props: Mapping[tuple[str, str], Any] | None = Non
     navbar = dbc.Navbar(dbc.Container([
         html.Div([html.Span("◆", className="hls-logo"), html.Span("Hybrid Learning", className="hls-brand"),
                   html.Span("crypto signals", className="hls-brand-sub")], className="d-flex align-items-center"),
-        html.Div(id="source-badge", className="d-flex align-items-center gap-2"),
+        html.Div([symbol_picker(config), html.Div(id="source-badge", className="d-flex align-items-center gap-2")],
+                 className="d-flex align-items-center gap-3"),
     ], fluid=True, className="d-flex justify-content-between"), dark=True, className="hls-navbar mb-3")
     tabs = dbc.Tabs([dbc.Tab(tab.layout(config), label=tab.label, tab_id=tab.id, id=f"tab-{tab.id}",
                              className="pt-3") for tab in TABS], id="tabs", active_tab=TABS[0].id)

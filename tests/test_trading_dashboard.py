@@ -60,5 +60,5 @@ def test_symbol_filter_and_tab_layout(system):
     _, content = trades_page(system, "ETHUSDT")
     assert "No closed trades yet" in text_of(content)
     page = build_layout(system.config.current())
-    assert find(page, "trades-symbol") is not None and find(page, "trades-graph") is not None
+    assert find(page, "symbol-picker") is not None and find(page, "trades-graph") is not None
     assert "Win rate" in text_of(trades_view(system.trader.stats(), []))
