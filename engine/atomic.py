@@ -41,11 +41,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def remove_stale_temp_files(folder: str | os.PathLike, older_than_s: float = 3600) -> int:
+def remove_stale_temp_files(folder: str | os.PathLike, older_than_s: float = 3600, pattern: str = "**/.*.tmp") -> int:
     """Delete temp files that atomic writes left under ``folder`` (their writer was killed, e.g. a
-    cancelled job); only files untouched for ``older_than_s``, so no write in progress is hit."""
+    cancelled job); only files untouched for ``older_than_s``, so no write in progress is hit. A writer
+    holding the lock of the files ``pattern`` matches may pass 0: no other write of them can be running."""
     cutoff, removed = time.time() - older_than_s, 0
-    for tmp in Path(folder).rglob(".*.tmp") if Path(folder).is_dir() else ():
+    for tmp in Path(folder).glob(pattern) if Path(folder).is_dir() else ():
         try:
             if tmp.stat().st_mtime < cutoff:
                 tmp.unlink()
@@ -79,7 +80,9 @@ class VersionedFile:
         return self._cached
 
     def save(self, obj: Any) -> int:
-        """Write the next version; the caller holds the writer lock for this file."""
+        """Write the next version; the caller holds the writer lock for this file (so temp files a killed
+        writer left beside it are removed here)."""
+        remove_stale_temp_files(self.path.parent, 0, f".{self.path.name}.*.tmp")
         version = self.load()[0] + 1
         atomic_write_bytes(self.path, pickle.dumps({"version": version, "object": obj},
                                                    protocol=pickle.HIGHEST_PROTOCOL))

@@ -6,9 +6,13 @@ recorded and reported); "replay" replays the bundled sample; "auto" pings Binanc
 unreachable, saying why in ``stats()["source_reason"]``.
 
 Live: a bar is stored only once closed (close_time < Binance server time; the still-open bar
-is never requested). Per-symbol failures (invalid symbol, Binance down) do not stop the other
-symbols: they are recorded (error count, last error, per-symbol error in stats) and, when
-every symbol failed, raised as :class:`CollectError`. Counters and the source live in the
+is never requested). Only missing bars are requested: the grid times no stored bar covers, in
+windows of at most one klines page, so a backfill over a filled range costs no request and a
+gap costs one. Per-symbol failures (invalid symbol, Binance down, retries exhausted) do not
+stop the other symbols: what was fetched before the failure is kept, the failure is recorded
+(error count, last error, per-symbol error in stats, ``Collected.failed``) and the symbol's
+range is retried by the next collection; when every symbol failed and nothing was stored,
+:class:`CollectError` is raised. Counters, retries and the source live in the
 ``collector_state`` table, so any process sees them.
 """
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import json
 import time
 from typing import Callable
+
+import numpy as np
 
 from engine.binance import BinanceAPIError, BinanceClient, BinanceUnavailable
 from engine.candles import INTERVAL_MS
@@ -34,6 +40,48 @@ class CollectError(RuntimeError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{s}: {m}" for s, m in errors.items()))
         self.errors = errors
+
+
+class Collected(dict):
+    """{symbol: bars new or changed} of one run (a failed symbol is listed when it stored bars before
+    failing); ``failed`` maps each symbol that failed to its error."""
+
+    def __init__(self, new: dict[str, int], failed: dict[str, str]):
+        super().__init__(new)
+        self.failed = failed
+
+
+def uncovered(times: np.ndarray, start: int, last: int, step: int) -> np.ndarray:
+    """The grid times in [start, last] that no bar of ``times`` (sorted open times) covers; a bar covers
+    the grid times in [open, open + step), so an off-grid bar fills the grid time it overlaps.
+
+    >>> uncovered(np.array([0, 10, 45]), 0, 60, 10).tolist()
+    [20, 30, 40, 60]
+    """
+    grid = np.arange(-(-start // step) * step, last + 1, step, dtype=np.int64)
+    if times.size == 0:
+        return grid
+    before = np.searchsorted(times, grid, side="right") - 1
+    return grid[(before < 0) | (times[np.maximum(before, 0)] <= grid - step)]
+
+
+def missing_windows(times: np.ndarray, start: int, last: int, step: int, page: int = 1000) -> list[tuple[int, int]]:
+    """[(first, last)] open-time windows covering every grid time in [start, last] that no bar of ``times``
+    covers: each run of missing times is a window (paged through by bars), and runs whose span fits one
+    page share a window (one request for both).
+
+    >>> missing_windows(np.array([0, 10, 40]), 0, 60, 10, page=3)
+    [(20, 30), (50, 60)]
+    >>> missing_windows(np.array([0, 10, 40]), 0, 60, 10, page=5)
+    [(20, 60)]
+    """
+    windows: list[list[int]] = []
+    for t in uncovered(times, start, last, step).tolist():
+        if windows and (t == windows[-1][1] + step or (t - windows[-1][0]) // step < page):
+            windows[-1][1] = t
+        else:
+            windows.append([t, t])
+    return [(first, end) for first, end in windows]
 
 
 class Collector:
@@ -79,86 +127,109 @@ class Collector:
     # collection
     def backfill(self, symbols: list[str] | None = None, days: int | None = None,
                  progress: Progress | None = None) -> dict[str, int]:
-        """Store the last ``days`` (config backfill_days) of closed bars per symbol; returns bars new or changed.
-        Replay: start each symbol's replay ``days`` into its sample."""
+        """Store the last ``days`` (config backfill_days) of closed bars per symbol, requesting only the
+        missing ones; returns bars new or changed. Replay: start each symbol's replay ``days`` into its sample."""
         days = int(days or self.config()["backfill_days"])
         if self.source == "replay":
-            return self._each(symbols, lambda s, i: self.replay.backfill(s, i, days))
+            return self._each(symbols, lambda s, i, stored: stored(self.replay.backfill(s, i, days)))
+        return self._live(symbols, lambda symbol, now: now - days * DAY_MS, progress)
 
-        def one(symbol: str, interval: str, now: int) -> int:
-            self.client.exchange_info([symbol])  # Binance answers -1121 for an unknown symbol
-            start = now - days * DAY_MS
-            bounds = self.store.bounds(symbol, interval)
-            if bounds and bounds[0] <= start:
-                start = max(start, bounds[1] + 1)  # that history is stored: fetch only what is new
-            return self._fetch(symbol, interval, start, now, progress)
-
-        return self._live(symbols, one)
-
-    def collect_once(self, progress: Progress | None = None) -> dict[str, int]:
-        """Store the bars that closed since the last stored one (live: at most backfill_days back);
-        returns new bars per symbol. ``progress`` is told each live page stored."""
+    def collect_once(self, progress: Progress | None = None) -> Collected:
+        """Store the bars that closed since the last stored one (live: at most backfill_days back; a symbol
+        whose last run failed gets that run's range again); returns new bars per symbol. ``progress`` is
+        told each live page stored."""
         cfg = self.config()
         days = cfg["backfill_days"]
         if self.source == "replay":
             max_gap_s = 2 * 60 * cfg["data_collection_interval_minutes"]  # downtime is not fast-forwarded
-            return self._each(None, lambda s, i: self.replay.collect_once(s, i, days, max_gap_s))
+            return self._each(None, lambda s, i, stored: stored(self.replay.collect_once(s, i, days, max_gap_s)))
 
-        def one(symbol: str, interval: str, now: int) -> int:
-            bounds = self.store.bounds(symbol, interval)
-            start = now - days * DAY_MS  # never reach further back than a backfill would
-            return self._fetch(symbol, interval, start if bounds is None else max(start, bounds[1] + 1), now,
-                               progress)
+        def start(symbol: str, now: int) -> int:
+            begin = now - days * DAY_MS  # never reach further back than a backfill would
+            bounds = self.store.bounds(symbol, self.config()["interval"])
+            return begin if bounds is None else max(begin, bounds[1] + 1)
+        return self._live(None, start, progress)
 
-        return self._live(None, one)
-
-    def _fetch(self, symbol: str, interval: str, start: int, now: int, progress: Progress | None) -> int:
+    def _fetch_missing(self, symbol: str, interval: str, start: int, now: int, stored: Callable[[int], None],
+                       progress: Progress | None) -> None:
+        """Request the closed bars in [start, now) that the store lacks, page-sized window by window. Grid
+        times Binance skipped (exchange downtime: a later bar came back, theirs did not) are remembered in
+        the state, so they are not asked for again."""
         step = INTERVAL_MS[interval]
-        expected = max(0, (now - start) // step)
-        new = seen = 0
-        for page in self.client.iter_klines(symbol, interval, start, now - step):  # never the open bar
-            closed = page[page["close_time"] < now]
-            new += self.store.upsert(symbol, interval, closed)
-            seen += len(closed)
-            if progress:
-                progress(symbol, seen, expected)
-        return new
+        key = f"{symbol} {interval}"
+        empty = np.array(self._state().get("no_data", {}).get(key, []), dtype=np.int64)
+        known = np.union1d(self.store.open_times(symbol, interval), empty)
+        windows = missing_windows(known, start, (now - step) // step * step, step)
+        expected = sum((last - first) // step + 1 for first, last in windows)
+        seen, skipped = 0, []
+        for first, last in windows:
+            got = []
+            for page in self.client.iter_klines(symbol, interval, first, last):
+                closed = page[page["close_time"] < now]  # never the open bar
+                stored(self.store.upsert(symbol, interval, closed))
+                got.append(closed["open_time"].to_numpy(np.int64))
+                seen += len(closed)
+                if progress:
+                    progress(symbol, seen, expected)
+            got = np.concatenate(got) if got else np.empty(0, np.int64)
+            if got.size:
+                skipped += uncovered(np.union1d(known, got), first, int(got.max()), step).tolist()
+        if skipped:
+            with self.store.db.transaction():  # read and extend the list as one step (several processes)
+                no_data = self._state().get("no_data", {})
+                self._update_state(no_data={**no_data, key: sorted(set(no_data.get(key, [])) | set(skipped))})
 
-    def _live(self, symbols: list[str] | None, work: Callable[[str, str, int], int]) -> dict[str, int]:
-        """Run ``work(symbol, interval, server_now_ms)`` per symbol (see _each)."""
+    def _live(self, symbols: list[str] | None, start: Callable[[str, int], int],
+              progress: Progress | None) -> Collected:
+        """Fetch each symbol's missing bars from ``start(symbol, server_now_ms)`` (or from where its last
+        failed run began, if earlier) to now (see _each)."""
         try:
             now: int | Exception = self.client.server_time()
         except FAILURES as exc:
             now = exc
+        retry = dict(self._state().get("retry_from", {}))
+        begun: dict[str, int] = {}
 
-        def one(symbol: str, interval: str) -> int:
+        def one(symbol: str, interval: str, stored: Callable[[int], None]) -> None:
             if isinstance(now, Exception):
                 raise now
-            return work(symbol, interval, now)
+            begun[symbol] = min(start(symbol, now), retry.get(symbol, now))
+            self._fetch_missing(symbol, interval, begun[symbol], now, stored, progress)
 
-        return self._each(symbols, one)
+        result = None
+        try:
+            result = self._each(symbols, one)
+            return result
+        finally:  # a failed symbol's whole range is tried again by the next run (all of them if the run raised)
+            failed = begun.keys() if result is None else result.failed.keys()
+            self._update_state(retry_from={**{s: t for s, t in retry.items() if s not in begun},
+                                           **{s: t for s, t in begun.items() if s in failed}})
 
-    def _each(self, symbols: list[str] | None, work: Callable[[str, str], int]) -> dict[str, int]:
-        """Run ``work(symbol, interval)`` per symbol, recording failures; raise CollectError if all failed."""
+    def _each(self, symbols: list[str] | None, work: Callable[[str, str, Callable[[int], None]], None]) -> Collected:
+        """Run ``work(symbol, interval, stored)`` per symbol (``stored(n)`` counts bars as they land), recording
+        failures; raise CollectError when every symbol failed and none stored a bar."""
         cfg = self.config()
-        result, errors = {}, {}
+        new, errors = {}, {}
         for symbol in list(symbols or cfg["symbols"]):
+            count = [0]
             try:
                 check_key(symbol, cfg["interval"])
-                result[symbol] = work(symbol, cfg["interval"])
+                work(symbol, cfg["interval"], lambda n: count.__setitem__(0, count[0] + n))
             except FAILURES as exc:
                 errors[symbol] = str(exc)
+            if symbol not in errors or count[0]:
+                new[symbol] = count[0]
         state = self._state()
         now_ms = int(time.time() * 1000)
-        changes = {"symbol_errors": {**state.get("symbol_errors", {}), **{s: None for s in result}, **errors},
-                   "last_run_ms": now_ms}
+        changes = {"symbol_errors": {**state.get("symbol_errors", {}), **{s: None for s in new if s not in errors},
+                                     **errors}, "last_run_ms": now_ms}
         if errors:
             changes.update(errors=state.get("errors", 0) + len(errors), last_error={
                 "text": "; ".join(f"{s}: {m}" for s, m in errors.items()), "time": now_ms})
         self._update_state(**changes)
-        if errors and not result:
+        if errors and not any(new.values()):
             raise CollectError(errors)
-        return result
+        return Collected(new, errors)
 
     # state and stats
     def _state(self) -> dict:

@@ -15,7 +15,7 @@ from engine import paths
 from engine.atomic import remove_stale_temp_files
 from engine.batch import BatchTrainer
 from engine.candles import INTERVAL_MS
-from engine.collector import Collector
+from engine.collector import Collected, Collector
 from engine.config import ConfigStore
 from engine.db import Database
 from engine.errors import ValidationError
@@ -111,8 +111,11 @@ class HybridLearningSystem:
                      f"{symbol}: {seen}/{expected} bars")
         return per_page
 
-    def _after_candles(self, new: dict[str, int]) -> dict:
-        return {"source": self.collector.source, "new_candles": new, "symbols": self.pipeline.after_candles(new)}
+    def _after_candles(self, new: Collected) -> dict:
+        """The job's summary: source, new bars and pipeline results per symbol, symbols that failed (retried
+        by the next collection)."""
+        return {"source": self.collector.source, "new_candles": dict(new), "failed": new.failed,
+                "symbols": self.pipeline.after_candles(new)}
 
     def online_update(self, batch_size: int = 50) -> dict:
         """Learn the pending samples (the manager skips when fewer than min_data_points_for_update wait)."""
@@ -232,6 +235,10 @@ class HybridLearningSystem:
         if collection.get("source") == "live":
             limit = STALE_BARS * INTERVAL_MS[cfg["interval"]]
             for symbol, info in (collection.get("symbols") or {}).items():
+                if info.get("error"):
+                    alerts.append({"level": "warning", "kind": "collect_failed", "time": now,
+                                   "message": f"{symbol}: the last collection failed ({info['error']}); what is "
+                                              "missing is requested again by the next one"})
                 if info.get("lag_ms") is not None and info["lag_ms"] > limit:
                     alerts.append({"level": "warning", "kind": "data_stale", "time": now,
                                    "message": f"{symbol} candles are {info['lag_ms'] // 60_000} min behind"})

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,34 @@ def test_a_retrain_in_another_process_is_seen_by_predict_proba(make_trainer, mar
     fresh = make_trainer()
     np.testing.assert_array_equal(fresh.predict_proba(sample_rows), after)
     assert fresh.predict_proba(sample_rows[list(FEATURE_COLUMNS)].to_numpy()).shape == (50,)
+
+
+def test_temp_files_of_a_retrain_killed_while_saving_are_removed_by_the_next(make_trainer, market, tmp_path):
+    child = textwrap.dedent(f"""
+        import os, threading
+        from engine import atomic
+        from engine.batch import BatchTrainer
+        from engine.config import validate
+        from engine.db import Database
+        from engine.store import CandleStore
+        atomic.os.replace = lambda *a: threading.Event().wait()  # killed between writing the temp file and the rename
+        db = Database({str(market[0] / "market.db")!r})
+        config = validate({{}})
+        BatchTrainer(db, CandleStore(db), {str(tmp_path / "models")!r}, {str(tmp_path / "locks")!r},
+                     lambda: config).retrain()
+    """)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.Popen([sys.executable, "-c", child], env=env, cwd=PROJECT)
+    batch_dir = tmp_path / "models" / "batch"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(batch_dir.glob(".v*.pkl.*.tmp")):
+            assert proc.poll() is None and time.monotonic() < deadline, "the child never began saving"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert len(list(batch_dir.glob(".*.tmp"))) == 1
+    trainer = make_trainer()
+    assert trainer.retrain()["version"] == 1  # the killed run published nothing
+    assert list(batch_dir.glob(".*.tmp")) == [] and trainer.active()["version"] == 1

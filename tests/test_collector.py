@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from engine.binance import BinanceClient
-from engine.collector import Collector
+from engine.collector import CollectError, Collector
 from engine.config import validate
 from engine.db import Database
 from engine.replay import DAY_MS
@@ -114,3 +114,64 @@ def test_collect_after_a_long_pause_reaches_back_only_backfill_days(data_dir, fa
     assert fake.hits["/api/v3/klines"] == 1
     assert collector.store.range("BTCUSDT", "1h", start_ms=int(served["open_time"].iat[100]))["open_time"].iat[0] \
         == fake.now_ms - 10 * DAY_MS
+
+
+def test_backfill_over_a_filled_range_requests_nothing_and_a_gap_once(data_dir, fake, served):
+    fake.now_ms = int(served["open_time"].iat[-1]) + 37 * 60_000  # mid-bar: "now - days" is off the hour grid
+    collector = make(data_dir, fake, [])
+    assert collector.backfill(days=100) == {"BTCUSDT": 2399}  # the last bar is still open
+    hits = dict(fake.hits)
+    assert collector.backfill(days=100) == {"BTCUSDT": 0}
+    assert fake.hits["/api/v3/klines"] == hits["/api/v3/klines"]  # nothing missing: no klines request (was: every
+    assert fake.hits["/api/v3/exchangeInfo"] == 0  # page again, "0 new"); the server time is the only request
+    hole = served.iloc[-1500:-1400]
+    with collector.store.db.transaction() as conn:  # a hole in the middle, e.g. left by an earlier failure
+        conn.execute("DELETE FROM candles WHERE open_time BETWEEN ? AND ?",
+                     (int(hole["open_time"].iat[0]), int(hole["open_time"].iat[-1])))
+        CandleStore._bump(conn, "BTCUSDT", "1h", rewrite=True)  # as every store write does
+    assert collector.backfill(days=100) == {"BTCUSDT": 100}
+    assert fake.hits["/api/v3/klines"] == hits["/api/v3/klines"] + 1
+    pd.testing.assert_frame_equal(collector.store.range("BTCUSDT", "1h"), served.iloc[-2400:-1].reset_index(drop=True))
+
+
+def test_a_failed_symbol_keeps_what_it_fetched_and_is_retried_by_the_next_collection(data_dir, served):
+    other = served.copy()  # a second symbol over the same hours
+    with FakeBinance({"BTCUSDT": served, "ETHUSDT": other}) as fake:
+        sleeps = []
+        collector = make(data_dir, fake, sleeps, symbols=["BTCUSDT", "ETHUSDT"])
+        fake.fail("/api/v3/klines", times=1)  # BTC's first page is served ...
+        fake.fail("/api/v3/klines", times=6, status=429, retry_after=1)  # ... then a 429 storm outlasts the retries
+        result = collector.backfill(days=100)
+        assert result == {"BTCUSDT": 1000, "ETHUSDT": 2400} and list(result.failed) == ["BTCUSDT"]
+        assert "429" in result.failed["BTCUSDT"] and sleeps.count(1.0) == 5
+        stats = collector.stats()
+        assert stats["symbols"]["BTCUSDT"]["rows"] == 1000 and "429" in stats["symbols"]["BTCUSDT"]["error"]
+        assert collector.collect_once() == {"BTCUSDT": 1400, "ETHUSDT": 0}  # the rest of BTC's range
+        pd.testing.assert_frame_equal(collector.store.range("BTCUSDT", "1h"), served.iloc[-2400:].reset_index(drop=True))
+        assert collector.stats()["symbols"]["BTCUSDT"]["error"] is None
+        hits = fake.hits["/api/v3/klines"]
+        assert collector.collect_once() == {"BTCUSDT": 0, "ETHUSDT": 0} and fake.hits["/api/v3/klines"] == hits
+
+
+def test_a_gap_inside_a_failed_range_is_filled_by_the_next_collection(data_dir, fake, served):
+    collector = make(data_dir, fake, [])
+    collector.backfill(days=10)  # the newest 240 bars
+    fake.fail("/api/v3/klines", times=6, status=500)
+    with pytest.raises(CollectError):  # nothing stored at all: the run fails
+        collector.backfill(days=100)
+    assert collector.collect_once() == {"BTCUSDT": 2160}  # the older 90 days, although newer bars are stored
+    assert collector.store.counts()[0]["rows"] == 2400
+
+
+def test_hours_binance_never_had_are_asked_for_once(data_dir, served):
+    outage = served.drop(index=range(500, 505)).reset_index(drop=True)  # the exchange was down 5 hours
+    with FakeBinance({"BTCUSDT": outage}) as fake:
+        fake.now_ms = int(served["open_time"].iat[2900])
+        collector = make(data_dir, fake, [])
+        new = collector.backfill(days=120)["BTCUSDT"]
+        missing = collector.store.gaps("BTCUSDT", "1h")  # the 5 hours, and a few the real 2017 data lacks too
+        assert new + len(missing) == 2880 and len(missing) >= 5
+        klines = fake.hits["/api/v3/klines"]
+        assert collector.backfill(days=120) == {"BTCUSDT": 0} and fake.hits["/api/v3/klines"] == klines
+        fake.now_ms += 3 * H  # three new bars: one request for them, none for the outage 2,400 bars back
+        assert collector.backfill(days=120) == {"BTCUSDT": 3} and fake.hits["/api/v3/klines"] == klines + 1

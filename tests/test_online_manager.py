@@ -375,3 +375,16 @@ def test_drift_raises_a_persisted_event_and_rewarms_the_model(make_manager, cfg)
     assert len(after) >= 5 and np.mean(after[-3:]) > 0.75
     restarted = make_manager()
     assert restarted.stats()["drift_events"] == m.stats()["drift_events"]
+
+
+def test_an_update_removes_the_temp_file_a_killed_writer_left(make_manager, data_dir):
+    manager = make_manager()
+    X, y, t = frame(120)
+    manager.add_samples(X, y, "BTCUSDT", "candle", t)
+    manager.update_models_incremental()
+    left = data_dir / "models" / ".online.pkl.k1ll3d.tmp"  # as atomic_write_bytes names it
+    left.write_bytes(b"half a pickle")
+    X, y, t = frame(60, seed=1, start=120)
+    manager.add_samples(X, y, "BTCUSDT", "candle", t)
+    assert manager.update_models_incremental()["status"] == "updated"
+    assert not left.exists() and (data_dir / "models" / "online.pkl").exists()

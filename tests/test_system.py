@@ -214,3 +214,20 @@ def test_backfill_job_fetches_only_missing_history_and_rejects_bad_days(data_dir
     assert after["rows"] == first["rows"] + run["result"]["new_candles"]["ETHUSDT"] >= 59 * 24
     assert seen and seen == sorted(seen) and seen[-1] > 0.99
     assert "backfill" not in system.status()["next_runs"]  # run on demand, never scheduled
+
+
+def test_a_symbol_failing_in_a_collect_is_named_in_the_run_and_an_alert_until_it_recovers(data_dir):
+    from engine.candles import load_sample
+    btc = load_sample("BTCUSDT").iloc[:1500].reset_index(drop=True)
+    with FakeBinance({"BTCUSDT": btc, "ETHUSDT": btc}) as fake:
+        system = make_system(data_dir, HLS_DATA_SOURCE="live", HLS_BINANCE_BASE_URL=fake.url, HLS_BACKFILL_DAYS="5")
+        system.collector.sleep = lambda s: None  # the 429s' Retry-After is not waited out in a test
+        fake.fail("/api/v3/klines", times=6, status=429, retry_after=1)  # BTC's retries are all used up
+        run = system.run_job("collect", "schedule")
+        assert run["outcome"] == "ok" and run["result"]["new_candles"] == {"ETHUSDT": 120}
+        assert list(run["result"]["failed"]) == ["BTCUSDT"] and "429" in run["result"]["failed"]["BTCUSDT"]
+        alerts = [a for a in system.status()["alerts"] if a["kind"] == "collect_failed"]
+        assert len(alerts) == 1 and alerts[0]["message"].startswith("BTCUSDT: the last collection failed")
+        run = system.run_job("collect", "schedule")
+    assert run["result"]["new_candles"] == {"BTCUSDT": 120, "ETHUSDT": 0} and run["result"]["failed"] == {}
+    assert not [a for a in system.status()["alerts"] if a["kind"] == "collect_failed"]

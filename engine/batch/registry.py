@@ -15,7 +15,7 @@ import pickle
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.atomic import atomic_write_bytes, atomic_write_json, file_stamp
+from engine.atomic import atomic_write_bytes, atomic_write_json, file_stamp, remove_stale_temp_files
 from engine.errors import ValidationError
 from engine.locks import ProcessLock
 
@@ -81,6 +81,7 @@ class ModelRegistry:
         at that moment) decides whether it becomes active. Keeps the newest ``keep`` model files
         (and the active one). Returns the stored record."""
         with ProcessLock(self.lock_dir, "batch"):
+            remove_stale_temp_files(self.dir, 0, ".*.tmp")  # left by a writer killed mid-save: none runs now
             index = copy.deepcopy(self.index())  # a private copy to edit
             champion = self.active_record()
             promote, extra = judge(champion, self.active_model() if champion else None)
