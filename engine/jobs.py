@@ -5,13 +5,18 @@ A job is a function returning a JSON-able summary dict. A summary with ``"status
 (the caller never sees it, so a failing job cannot stop the scheduler); a job already running anywhere
 (the ProcessLock ``job-<name>`` is held) as "busy". A run is recorded as "running" when it starts; one
 whose process died before it finished (a job cancelled from the page is killed) becomes "interrupted".
+
+Every run logs one JSON line when it starts and one when it ends (logger ``hls.jobs``; entry points send it
+to stdout with :func:`log_to_stdout`), so a headless server or ``serve-jobs`` shows what it does.
 """
 from __future__ import annotations
 
 import inspect
 import json
+import logging
 import math
 import os
+import sys
 import time
 import traceback
 from typing import Any, Callable
@@ -49,6 +54,21 @@ MIGRATIONS = [
 ]
 
 JobFunc = Callable[..., dict]
+log = logging.getLogger("hls.jobs")
+
+
+def log_to_stdout() -> None:
+    """Send the job lines (one JSON object per line) to stdout; idempotent."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def _log_line(event: str, **fields: Any) -> None:
+    log.info(json.dumps({"event": event, "time": now_ms(), **fields, "pid": os.getpid()}))
 
 
 def now_ms() -> int:
@@ -118,6 +138,7 @@ class JobRunner:
         try:
             with ProcessLock(self.lock_dir, f"job-{name}", timeout=0):
                 run_id = self._record(None, name, trigger, started, 0, "running", None, None)["id"]
+                _log_line("job_start", job=name, trigger=trigger, run=run_id)
                 try:
                     if name in self._wants_trigger:
                         kwargs["trigger"] = trigger
@@ -137,7 +158,7 @@ class JobRunner:
             return self._record(None, name, trigger, started, time.perf_counter() - t0, "busy", None, str(exc))
 
     def _record(self, run_id, name, trigger, started, duration_s, outcome, result, error) -> dict:
-        """Insert a run (``run_id`` None) or finish the one started as ``run_id``."""
+        """Insert a run (``run_id`` None) or finish the one started as ``run_id``; log its end."""
         record = {"job": name, "trigger": trigger, "start": started, "duration_ms": int(duration_s * 1000),
                   "outcome": outcome, "result": json_safe(result), "error": error}
         values = (record["duration_ms"], outcome, None if result is None else json.dumps(record["result"]), error)
@@ -149,6 +170,9 @@ class JobRunner:
             else:
                 conn.execute("UPDATE job_runs SET duration_ms=?, outcome=?, result=?, error=? WHERE id=?",
                              (*values, run_id))
+        if outcome != "running":
+            _log_line("job_end", job=name, trigger=trigger, run=run_id, duration_s=round(duration_s, 3),
+                      outcome=outcome, error=error)
         return {**record, "id": run_id}
 
     def _settle(self) -> None:
@@ -161,6 +185,13 @@ class JobRunner:
                                  (INTERRUPTED, row["job"]))
             except LockBusy:
                 continue  # still running
+
+    def interrupt_own(self, reason: str) -> int:
+        """Record as "interrupted" (error ``reason``) this process's runs still marked running, e.g. at a
+        shutdown that will not wait for them any longer; a run that still finishes overwrites it."""
+        with self.db.transaction() as conn:
+            return conn.execute("UPDATE job_runs SET outcome='interrupted', error=? WHERE outcome='running' AND pid=?",
+                                (reason, os.getpid())).rowcount
 
     @staticmethod
     def _row(row) -> dict:
