@@ -12,22 +12,53 @@ at least every REPLAY_EVERY_S["collect"] seconds, online updates every 30 s and 
 
 The plan and a heartbeat are saved in SQLite (JobRunner.save_schedule), so ``status()`` in any
 process shows the next run times and whether a scheduler is alive.
+
+One scheduler per data dir: every process that wants to schedule (each server worker, ``serve-jobs``)
+competes through :class:`Leadership`; only the holder of the non-blocking ProcessLock "scheduler" runs
+one, the others retry every few seconds, so a dead leader (the kernel frees its lock) is replaced.
+Where jobs run is pluggable (``dispatch``): a thread of this process by default, a Celery worker when
+the system is given engine.tasks' dispatch. The scheduler decides *when* either way.
 """
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Callable, Iterable
+import time
+from typing import Callable, Iterable, Protocol
 
 import schedule
 
 from engine.jobs import JobRunner, now_ms
+from engine.locks import LockBusy, ProcessLock
 
 REPLAY_EVERY_S = {"collect": 5.0, "online_update": 30.0, "evaluate": 60.0}
 HEARTBEAT_S = 5.0
 STALE_MS = int(HEARTBEAT_S * 3 * 1000)  # a scheduler silent this long is not running
 
+LEADER_RETRY_S = 2.0  # a standby process tries to become the scheduler this often
+
 Spec = tuple[str, float | str]  # ("every", seconds) or ("daily", "HH:MM" UTC)
+
+
+class Running(Protocol):
+    """A started batch of job runs, as a thread looks: ``is_alive()`` and ``join(timeout)``."""
+
+    def is_alive(self) -> bool: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+Dispatch = Callable[[list[str]], Running]  # start these jobs, one after the other, in the background
+
+
+def thread_dispatch(runner: JobRunner) -> Dispatch:
+    """Run the jobs on a daemon thread of this process (the one-machine default)."""
+    def start(names: list[str]) -> threading.Thread:
+        thread = threading.Thread(target=lambda: [runner.run(n, "schedule") for n in names],
+                                  name=f"hls-job-{'+'.join(names)}", daemon=True)
+        thread.start()
+        return thread
+    return start
 
 
 def plan(config: dict, replaying: bool) -> dict[str, Spec | None]:
@@ -69,8 +100,9 @@ class Scheduler:
 
     def __init__(self, runner: JobRunner, config: Callable[[], dict],
                  replaying: Callable[[], bool] = lambda: False, tick_s: float = 1.0,
-                 heartbeat_s: float = HEARTBEAT_S):
+                 heartbeat_s: float = HEARTBEAT_S, dispatch: Dispatch | None = None):
         self.runner = runner
+        self.dispatch = dispatch or thread_dispatch(runner)
         self.config = config
         self.replaying = replaying
         self.tick_s, self.heartbeat_s = tick_s, heartbeat_s
@@ -78,7 +110,7 @@ class Scheduler:
         self._plan: dict[str, Spec | None] | None = None
         self._saved: dict | None = None
         self._last_beat = 0.0
-        self._workers: dict[str, threading.Thread] = {}
+        self._workers: dict[str, Running] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
@@ -88,29 +120,28 @@ class Scheduler:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, run_now: Iterable[str] = ()) -> None:
-        """Start the thread; the jobs in ``run_now`` run at once, one after the other, on a worker
-        thread (e.g. the first collection, then a first batch model trained on it)."""
+        """Start the thread; the jobs in ``run_now`` are dispatched at once, to run one after the other
+        (e.g. the first collection, then a first batch model trained on it)."""
         if self.running:
             return
         self._stop.clear()
         self.tick()  # the plan and heartbeat are on disk before any job runs: status() says "running" at once
         run_now = list(run_now)
         if run_now:
-            first = threading.Thread(target=lambda: [self.runner.run(n, "schedule") for n in run_now],
-                                     name="hls-first-runs", daemon=True)
-            self._workers.update(dict.fromkeys(run_now, first))  # scheduled runs wait for these
-            first.start()
+            self._workers.update(dict.fromkeys(run_now, self.dispatch(run_now)))  # scheduled runs wait for these
         self._thread = threading.Thread(target=self._loop, name="hls-scheduler", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop scheduling, wait up to ``timeout`` s for running jobs, and clear the saved plan."""
+        """Stop scheduling, wait up to ``timeout`` s in all for the jobs it started, and clear the saved plan."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        for worker in list(self._workers.values()):
-            worker.join(timeout)
+        for worker in set(self._workers.values()):
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self._workers.clear()
         self._sched.clear()
         self._plan = self._saved = None
         self.runner.save_schedule({})
@@ -166,12 +197,68 @@ class Scheduler:
         return out
 
     def launch(self, name: str) -> bool:
-        """Start job ``name`` on a worker thread unless this process already runs it."""
+        """Dispatch job ``name`` unless the run this scheduler last started is still going."""
         worker = self._workers.get(name)
         if worker is not None and worker.is_alive():
             return False
-        worker = threading.Thread(target=self.runner.run, args=(name, "schedule"), name=f"hls-job-{name}",
-                                  daemon=True)
-        self._workers[name] = worker
-        worker.start()
+        self._workers[name] = self.dispatch([name])
         return True
+
+
+class Leadership:
+    """Makes this process the data dir's one scheduler when it can, and keeps trying when it cannot.
+
+    ``start()`` tries the non-blocking ProcessLock ``lock_dir/scheduler.lock`` at once, then every
+    ``retry_s`` on a daemon thread; the winner calls ``lead()`` once and keeps the lock until ``stop()``,
+    which calls ``resign(timeout)`` before releasing it. Call ``start()`` after fork (in the process that
+    will run the scheduler): threads and locks do not survive a fork.
+    """
+
+    def __init__(self, lock_dir, lead: Callable[[], None], resign: Callable[[float], None],
+                 retry_s: float = LEADER_RETRY_S):
+        self.lock = ProcessLock(lock_dir, "scheduler", timeout=0)
+        self.lead, self.resign, self.retry_s = lead, resign, retry_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+        self.leading = False
+
+    def start(self) -> bool:
+        """Try now; True when this process leads. Otherwise a thread retries until it does or stop()."""
+        self._stop.clear()
+        if self._try() or self._thread is not None:
+            return self.leading
+        self._thread = threading.Thread(target=self._retry, name="hls-leader-election", daemon=True)
+        self._thread.start()
+        return False
+
+    def _try(self) -> bool:
+        with self._guard:
+            if self.leading or self._stop.is_set():
+                return self.leading
+            try:
+                self.lock.acquire()
+            except LockBusy:
+                return False
+            self.leading = True
+            self.lead()
+        return True
+
+    def _retry(self) -> None:
+        while not self._stop.wait(self.retry_s):
+            if self._try():
+                return
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop trying; if leading, ``resign(timeout)`` then release the lock for a standby to take."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.retry_s + 1)
+            self._thread = None
+        with self._guard:
+            if self.leading:
+                try:
+                    self.resign(timeout)
+                finally:
+                    self.lock.release()
+                    self.leading = False

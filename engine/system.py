@@ -24,7 +24,7 @@ from engine.jobs import JobRunner, now_ms
 from engine.online import OnlineLearningManager
 from engine.pipeline import Pipeline
 from engine.config import validate
-from engine.scheduler import Scheduler, plan, scheduler_state
+from engine.scheduler import Dispatch, Leadership, Scheduler, plan, scheduler_state
 from engine.store import CandleStore
 from engine.trading import PaperTrader
 
@@ -45,7 +45,9 @@ def check_backfill_days(days: Any) -> int:
 class HybridLearningSystem:
     """Owns config, database, store, collector, online/batch models, ensemble, trader, jobs, scheduler."""
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, environ: dict[str, str] | None = None):
+    def __init__(self, data_dir: str | os.PathLike | None = None, environ: dict[str, str] | None = None,
+                 dispatch: Dispatch | None = None):
+        """``dispatch``: where scheduled jobs run (engine.scheduler.Dispatch; default a thread of this process)."""
         self.data_dir = paths.data_dir(data_dir)
         self.config = ConfigStore(self.data_dir, environ)
         cfg = self.config.current
@@ -63,13 +65,19 @@ class HybridLearningSystem:
                            ("online_update", self.online_update), ("batch_retrain", self.batch_retrain),
                            ("evaluate", self.evaluate), ("cleanup", self.cleanup)):
             self.jobs.register(name, func)
-        self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay")
+        self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay",
+                                   dispatch=dispatch)
+        self.leadership = Leadership(lock_dir, self._lead, self.scheduler.stop)
         self._predictions: dict[str, tuple[float, dict, dict]] = {}  # symbol -> (monotonic, config, answer)
 
     # --- lifecycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the scheduler thread; at once collect, learn what waits, and train a first batch model
-        if there is none (so a new instance shows candles and learning within seconds)."""
+    def start(self) -> bool:
+        """Become the data dir's scheduler, or stand by to take over (engine.scheduler.Leadership); True
+        when this process schedules now. The scheduler at once collects, learns what waits, and trains a
+        first batch model if there is none (so a new instance shows candles and learning within seconds)."""
+        return self.leadership.start()
+
+    def _lead(self) -> None:
         cfg = self.config.current()
         first = ["collect"] if cfg["data_collection_enabled"] else []
         first.append("online_update")
@@ -77,8 +85,11 @@ class HybridLearningSystem:
             first.append("batch_retrain")
         self.scheduler.start(run_now=first)
 
-    def stop(self) -> None:
-        self.scheduler.stop()
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop scheduling (or standing by), wait up to ``timeout`` s for the jobs it started, and record the
+        runs of this process still going as interrupted (the process is about to end)."""
+        self.leadership.stop(timeout)
+        self.jobs.interrupt_own(f"interrupted: the process stopped (waited {timeout:g} s for the job to finish)")
 
     def run_job(self, name: str, trigger: str = "api", **options: Any) -> dict:
         """Run a job now in this thread (e.g. progress=callable for retrain); returns its run record."""
@@ -249,3 +260,20 @@ class HybridLearningSystem:
             alerts.append({"level": "warning", "kind": "no_batch_model", "time": now,
                            "message": "no batch model trained yet; predictions use the online models only"})
         return alerts
+
+
+class SystemHandle:
+    """This process's HybridLearningSystem for one data dir, built on first call; a forked child process
+    (a server worker, a background-callback or Celery worker) builds its own on its first call."""
+
+    def __init__(self, data_dir: str | os.PathLike | None, environ: dict[str, str] | None = None,
+                 dispatch: Dispatch | None = None):
+        self.data_dir, self.environ, self.dispatch = data_dir, environ, dispatch
+        self._pid: int | None = None
+        self._system: HybridLearningSystem | None = None
+
+    def __call__(self) -> HybridLearningSystem:
+        if self._pid != os.getpid():
+            self._system = HybridLearningSystem(self.data_dir, self.environ, self.dispatch)
+            self._pid = os.getpid()
+        return self._system
