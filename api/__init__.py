@@ -1,8 +1,7 @@
 """REST API as a Flask blueprint, mounted on the Dash server (``app.server``) or any Flask app.
 
-``create_blueprint(system, token=None)``: with a token, every POST needs
-``Authorization: Bearer <token>``; without one, POSTs are refused unless the server listens on
-loopback (``api.security.check_bind`` stops such a start earlier).
+``create_blueprint(system)``. Who may call it is decided for the whole server by server.auth (off
+loopback: ``Authorization: Bearer <token>`` or a login session, on every route).
 """
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from flask import Blueprint, jsonify, request
 
 from api.openapi import build_spec
 from api.routes import ROUTES, BodyTooLarge, Route
-from api.security import bearer_ok, is_loopback
 from engine.errors import NotReady, ValidationError
 from engine.jobs import json_safe
 
@@ -31,13 +29,8 @@ def _error(status: int, field: str, message: str):
     return jsonify({"error": f"{field}: {message}", "field": field, "message": message}), status
 
 
-def _view(system, r: Route, token: str | None):
+def _view(system, r: Route):
     def view(**path_args):
-        if r.method == "POST":
-            if token and not bearer_ok(request.headers.get("Authorization"), token):
-                return _error(401, "Authorization", "a valid 'Bearer <token>' is required")
-            if not token and not is_loopback(request.environ.get("SERVER_NAME")):
-                return _error(403, "Authorization", "changes are refused on a non-loopback server without a token")
         answer = r.view(system, **path_args)
         body, status = answer if isinstance(answer, tuple) else (answer, 200)
         return jsonify(json_safe(body)), status
@@ -45,13 +38,13 @@ def _view(system, r: Route, token: str | None):
     return view
 
 
-def create_blueprint(system, token: str | None = None) -> Blueprint:
+def create_blueprint(system) -> Blueprint:
     """The /ml/... endpoints for ``system`` (a HybridLearningSystem) and /ml/openapi.json."""
     for module in route_modules():
         importlib.import_module(module)
     bp = Blueprint("ml_api", __name__)
     for r in ROUTES:
-        bp.add_url_rule(r.rule, endpoint=r.view.__name__, view_func=_view(system, r, token),
+        bp.add_url_rule(r.rule, endpoint=r.view.__name__, view_func=_view(system, r),
                         methods=[r.method])
     spec = build_spec(ROUTES, {OPENAPI_PATH: {"get": {"summary": "This description", "operationId": "openapi",
                                                       "responses": {"200": {"description": "OpenAPI 3 JSON"}}}}})

@@ -26,10 +26,9 @@ def _operation(r: Route) -> dict:
         op["requestBody"] = {"required": True, "description": r.body,
                              "content": {"application/json": {"schema": {"type": "object"}}}}
         op["responses"]["413"] = {"description": "Body too large", "content": {"application/json": {"schema": ERROR}}}
-    if r.method == "POST":
-        op["security"] = [{"bearer": []}]
-        op["responses"]["401"] = {"description": "Missing or wrong bearer token (when a token is set)",
-                                  "content": {"application/json": {"schema": ERROR}}}
+    op["security"] = [{"bearer": []}]
+    op["responses"]["401"] = {"description": "Missing or wrong bearer token (servers bound beyond loopback)",
+                              "content": {"application/json": {"schema": ERROR}}}
     return op
 
 
@@ -41,8 +40,8 @@ def build_spec(routes: Iterable[Route], extra_paths: dict | None = None) -> dict
         "openapi": "3.0.3",
         "info": {"title": "Hybrid learning system API", "version": "1.0",
                  "description": "Predictions, learning jobs and settings of the self-improving signal engine. "
-                                "POST endpoints need 'Authorization: Bearer <token>' when the server has a token "
-                                "(required whenever it listens beyond loopback)."},
+                                "A server bound beyond loopback answers only requests with 'Authorization: Bearer "
+                                "<token>' (HLS_API_TOKEN) or a login session; on loopback none is needed."},
         "paths": dict(sorted(paths.items())),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -7,6 +7,7 @@ from flask import Flask
 
 from api import create_blueprint
 from engine.system import HybridLearningSystem
+from server import auth
 
 # replay the bundled candles; a short backfill and small update threshold keep tests fast
 TEST_ENV = {"HLS_DATA_SOURCE": "replay", "HLS_BACKFILL_DAYS": "12", "HLS_MIN_DATA_POINTS_FOR_UPDATE": "20"}
@@ -20,7 +21,9 @@ def make_system(data_dir: Path, collect: bool = False, **env: str) -> HybridLear
     return system
 
 
-def make_client(system, token: str | None = None, base_url: str = "http://127.0.0.1/"):
+def make_client(system, access: auth.Access | None = None):
+    """The API on a bare Flask app behind the server's guard (default: bound to loopback)."""
     app = Flask("test")
-    app.register_blueprint(create_blueprint(system, token=token))
+    auth.install(app, access or auth.Access("127.0.0.1"))
+    app.register_blueprint(create_blueprint(system))
     return app, app.test_client()
