@@ -105,7 +105,7 @@ def create_app(config: dict | None = None) -> dash.Dash:
     app.index_string = (app.index_string.replace("{%css%}", "{%css%}\n" + _preload_links())
                         .replace("{%scripts%}", f'<script src="{plotly_js.url}"></script>\n{{%scripts%}}')
                         .replace("{%app_entry%}", "{%app_entry%}" + footer))
-    auth.install(app.server, access)
+    auth.install(app.server, access, lambda: get_system().db)
     app.server.add_url_rule(plotly_js.url, "vendor_plotly", lambda: send_file(
         plotly_js.path, mimetype="text/javascript", max_age=VERSIONED_MAX_AGE, conditional=True))
     app.server.after_request(_cache_unversioned_scripts)

@@ -6,8 +6,9 @@ loopback address too (a DNS-rebinding page cannot drive the app). Bound to anyth
 sets once given the same token. The cookie is Flask's session signed with HLS_SECRET_KEY (shared by every
 worker and server of an instance), HttpOnly, SameSite=Strict, Secure when the request came over https
 (directly or via a proxy's X-Forwarded-Proto, which gunicorn trusts from ``forwarded_allow_ips``), expires
-SESSION_HOURS after the last request, and ends when the token changes. Without credentials a page GET is
-redirected to /login, a Dash request (``/_dash-*``) is refused 403, anything else 401.
+SESSION_HOURS after the last request, and ends at logout (its id is revoked in the instance's SQLite, so a
+copied cookie stops working on every worker too) or when the token changes. Without credentials a page GET
+is redirected to /login, a Dash request (``/_dash-*``) is refused 403, anything else 401.
 
 Always, loopback included: a state-changing request (POST, PUT, PATCH, DELETE; Dash's callbacks are POSTs)
 that a browser marks as coming from another site (``Sec-Fetch-Site`` other than same-origin/none, or an
@@ -21,7 +22,10 @@ import datetime as dt
 import hashlib
 import hmac
 import html
+import secrets
+import time
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, jsonify, redirect, request, session
@@ -35,6 +39,7 @@ PUBLIC = {LOGIN_PATH, STYLESHEET}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SESSION_HOURS = 12
 COOKIE_NAME = "hls_session"
+MIGRATIONS = ["CREATE TABLE auth_revoked_sessions (sid TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)"]
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,36 @@ def login_page(error: str | None = None, next_path: str = "/") -> str:
 </form></div></div></main></body></html>"""
 
 
-def install(server: Flask, access: Access) -> None:
-    """Put the guard, /login and /logout on ``server`` (the Dash app's Flask server)."""
+class Revocations:
+    """Session ids ended by a logout (until they would have expired anyway), in the instance's database."""
+
+    def __init__(self, get_db: Callable):
+        self.get_db = get_db
+        self._migrated: set[int] = set()
+
+    def _db(self):
+        db = self.get_db()
+        if id(db) not in self._migrated:
+            db.migrate("auth", MIGRATIONS)
+            self._migrated.add(id(db))
+        return db
+
+    def revoke(self, sid: str) -> None:
+        now = int(time.time())
+        with self._db().transaction() as conn:
+            conn.execute("DELETE FROM auth_revoked_sessions WHERE expires_at < ?", (now,))
+            conn.execute("INSERT OR REPLACE INTO auth_revoked_sessions(sid, expires_at) VALUES(?, ?)",
+                         (sid, now + SESSION_HOURS * 3600))
+
+    def revoked(self, sid: str) -> bool:
+        return bool(self._db().query("SELECT 1 FROM auth_revoked_sessions WHERE sid=?", (sid,)))
+
+
+def install(server: Flask, access: Access, get_db: Callable) -> None:
+    """Put the guard, /login and /logout on ``server`` (the Dash app's Flask server); ``get_db()`` is this
+    process's engine.db.Database of the instance (for logged-out sessions)."""
     access.check()
+    revocations = Revocations(get_db)
     if not access.open:
         server.secret_key = access.secret_key
         server.session_interface = _SessionInterface()
@@ -121,7 +153,8 @@ def install(server: Flask, access: Access) -> None:
     def authenticated() -> bool:
         if access.open or (access.token and bearer_ok(request.headers.get("Authorization"), access.token)):
             return True
-        return hmac.compare_digest(str(session.get("login", "")), access.fingerprint())
+        return (hmac.compare_digest(str(session.get("login", "")), access.fingerprint())
+                and not revocations.revoked(str(session.get("sid"))))
 
     @server.before_request
     def guard():
@@ -150,11 +183,13 @@ def install(server: Flask, access: Access) -> None:
         if not access.token or not hmac.compare_digest(request.form.get("token", "").encode(), access.token.encode()):
             return login_page("Wrong token.", next_path), 401
         session.clear()
-        session["login"] = access.fingerprint()
+        session.update(login=access.fingerprint(), sid=secrets.token_urlsafe(16))
         session.permanent = True
         return redirect(next_path)
 
     def logout():
+        if session.get("sid"):
+            revocations.revoke(str(session["sid"]))
         session.clear()
         return redirect(LOGIN_PATH)
 

@@ -49,7 +49,7 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.1):
         time.sleep(interval)
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str | urllib.request.Request) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.status == 200
@@ -58,9 +58,12 @@ def _answers(url: str) -> bool:
 
 
 class DashboardServer:
-    """``python app.py`` on a free loopback port with its own data dir; stop() ends exactly that process."""
+    """``python app.py`` on a free port with its own data dir, reached through 127.0.0.1 (bound to ``host``:
+    0.0.0.0 exercises the off-loopback guard); ``args`` are more app.py options. stop() ends exactly that
+    process (SIGTERM: gunicorn's graceful stop)."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, host: str = "127.0.0.1",
+                 args: tuple[str, ...] = ()):
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -68,14 +71,15 @@ class DashboardServer:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("HLS_")} | SERVER_ENV | (env or {})
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir)],
+            [sys.executable, "app.py", "--host", host, "--port", str(self.port), "--data-dir", str(data_dir), *args],
             cwd=PROJECT_ROOT, env=environ, stdout=self._log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 60) -> "DashboardServer":
+    def wait_ready(self, timeout: float = 90, path: str = "_dash-layout",
+                   headers: dict[str, str] | None = None) -> "DashboardServer":
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            return _answers(self.url + "_dash-layout")
+            return _answers(urllib.request.Request(self.url + path, headers=headers or {}))
         wait_until(ready, timeout, "the dashboard server to answer")
         return self
 
@@ -86,7 +90,7 @@ class DashboardServer:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)

@@ -24,6 +24,6 @@ def make_system(data_dir: Path, collect: bool = False, **env: str) -> HybridLear
 def make_client(system, access: auth.Access | None = None):
     """The API on a bare Flask app behind the server's guard (default: bound to loopback)."""
     app = Flask("test")
-    auth.install(app, access or auth.Access("127.0.0.1"))
+    auth.install(app, access or auth.Access("127.0.0.1"), lambda: system.db)
     app.register_blueprint(create_blueprint(system))
     return app, app.test_client()
