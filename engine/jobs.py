@@ -188,10 +188,17 @@ class JobRunner:
 
     def interrupt_own(self, reason: str) -> int:
         """Record as "interrupted" (error ``reason``) this process's runs still marked running, e.g. at a
-        shutdown that will not wait for them any longer; a run that still finishes overwrites it."""
+        shutdown that will not wait for them any longer (each logs its end line); a run that still finishes
+        overwrites it."""
         with self.db.transaction() as conn:
-            return conn.execute("UPDATE job_runs SET outcome='interrupted', error=? WHERE outcome='running' AND pid=?",
-                                (reason, os.getpid())).rowcount
+            rows = conn.execute("SELECT id, job, trigger, started_at FROM job_runs WHERE outcome='running' AND pid=?",
+                                (os.getpid(),)).fetchall()
+            conn.executemany("UPDATE job_runs SET outcome='interrupted', error=? WHERE id=?",
+                             [(reason, run_id) for run_id, *_ in rows])
+        for run_id, job, trigger, started in rows:
+            _log_line("job_end", job=job, trigger=trigger, run=run_id, duration_s=round((self.clock() - started) / 1000, 3),
+                      outcome="interrupted", error=reason)
+        return len(rows)
 
     @staticmethod
     def _row(row) -> dict:
