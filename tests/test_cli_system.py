@@ -1,6 +1,7 @@
 """`python -m engine status | update | retrain | serve-jobs` on a replayed data dir."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,6 +69,10 @@ def test_serve_jobs_runs_until_sigterm(data_dir, env):
             proc.kill()
     assert proc.returncode == 0, err
     assert "scheduler running" in out and "scheduler stopped" in out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    collect = [line for line in lines if line["job"] == "collect"]
+    assert [line["event"] for line in collect[:2]] == ["job_start", "job_end"]
+    assert collect[1]["trigger"] == "schedule" and collect[1]["outcome"] == "ok" and collect[1]["duration_s"] >= 0
     assert system.status()["running"] is False
     assert system.jobs.last_run("collect")["trigger"] == "schedule"
     assert system.jobs.last_run("batch_retrain") is None  # auto retrain off: no first model trained

@@ -1,7 +1,9 @@
-"""System commands: status, update, retrain, serve-jobs (the scheduler without the dashboard)."""
+"""System commands: status, update, retrain, serve-jobs (the scheduler without the dashboard; one JSON line per
+job start and end on stdout)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import sys
 import threading
@@ -70,13 +72,25 @@ def cmd_retrain(args) -> int:
 
 
 def cmd_serve_jobs(args) -> int:
-    system = _system(args)
+    from engine.jobs import log_to_stdout
+    from engine.system import HybridLearningSystem, SystemHandle
+
+    log_to_stdout()
     if args.once:
+        system = _system(args)
         return max(_print_run(system.run_job(name, "cli")) for name in system.jobs.names)
+    dispatch = None
+    if args.redis_url:  # the scheduler decides when; Celery workers (python app.py worker) run the jobs
+        from engine.tasks import dispatch as queue_dispatch, make_celery
+        dispatch = queue_dispatch(make_celery(args.redis_url, SystemHandle(args.data_dir)))
+    system = HybridLearningSystem(args.data_dir, dispatch=dispatch)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    system.start()
-    print(f"scheduler running on {system.data_dir} (Ctrl-C to stop)", flush=True)
+    where = f"jobs queued to Celery via {args.redis_url}" if args.redis_url else "jobs run here"
+    if system.start():
+        print(f"scheduler running on {system.data_dir}, {where} (Ctrl-C to stop)", flush=True)
+    else:
+        print(f"another process schedules {system.data_dir}; standing by to take over (Ctrl-C to stop)", flush=True)
     try:
         stop.wait(args.duration)
     except KeyboardInterrupt:
@@ -100,4 +114,7 @@ def register(sub) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--once", action="store_true", help="run every job once in this process (no scheduler), then exit")
     g.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or None,
+                   help="queue the scheduled jobs to Celery workers (`python app.py worker`) instead of running "
+                        "them here (env REDIS_URL)")
     p.set_defaults(func=cmd_serve_jobs)
