@@ -11,7 +11,8 @@ import pytest
 
 from callbacks.jobs import POLL_MS
 from engine.db import Database
-from tests.browser_fixtures import DashboardServer, browser, require_chromium, wait_until  # noqa: F401 (fixture)
+from tests.browser_fixtures import (DashboardServer, browser, require_chromium, screenshot,  # noqa: F401 (fixture)
+                                    wait_until)
 from tests.deploy_fixtures import CeleryWorker, RedisServer, request
 from tests.fake_binance import FakeBinance
 from tests.test_dashboard_cancel import _gone, _worker_talking_to
@@ -41,6 +42,25 @@ def stack(tmp_path_factory):
                     proc.stop()
 
 
+def _open(browser, server):  # noqa: F811
+    """A new page on the dashboard, ready to click; on failure say what the page shows."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    seen = []
+    page.on("pageerror", lambda exc: seen.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: seen.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("response", lambda r: seen.append(f"{r.status} {r.url[-70:]}"))
+    page.goto(server.url)
+    try:
+        page.wait_for_selector("#collect-run:enabled", timeout=TIMEOUT_MS)
+    except Exception:
+        screenshot(page, "celery_not_ready")
+        button = page.evaluate("(document.querySelector('#collect-run') || {}).outerHTML")
+        context.close()
+        raise AssertionError(f"page not ready: {button}\n" + "\n".join(seen[-40:]) + "\n" + server.log()[-3000:])
+    return context, page
+
+
 def _runs(server, job: str) -> list[dict]:
     db = Database(server.data_dir / "market.db")
     return [dict(r) for r in db.query("SELECT id, trigger, outcome, pid, duration_ms FROM job_runs WHERE job=? "
@@ -65,11 +85,8 @@ def test_scheduled_jobs_are_enqueued_and_run_by_the_worker(stack):
 
 def test_page_jobs_run_in_the_worker_with_progress_and_the_server_sees_the_result(browser, stack):  # noqa: F811
     _, _, worker, server = stack
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
+    context, page = _open(browser, server)
     try:
-        page.goto(server.url)
-        page.wait_for_selector("#collect-run:enabled", timeout=TIMEOUT_MS)
         page.click("#collect-run")
         wait_until(lambda: "ok" in page.inner_text("#collect-result"), 120, "the collect to finish")
         labels = set()
@@ -99,11 +116,8 @@ def test_cancel_terminates_the_task_and_writes_nothing(browser, stack):  # noqa:
     fake, _, worker, server = stack
     db = Database(server.data_dir / "market.db")
     candles = lambda: db.query("SELECT COUNT(*) AS n FROM candles")[0]["n"]  # noqa: E731
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
+    context, page = _open(browser, server)
     try:
-        page.goto(server.url)
-        page.wait_for_selector("#backfill-run:enabled", timeout=TIMEOUT_MS)
         before, runs_before = candles(), len(_runs(server, "backfill"))
         fake.holding.clear()
         fake.fail("/api/v3/klines", hold=True)
