@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.paths import PROJECT_ROOT
-from tests.browser_fixtures import SERVER_ENV, free_port, wait_until
+from tests.browser_fixtures import SERVER_ENV, end_process, free_port, wait_until
 
 TOKEN = "test-token-0123456789abcdef"
 SECRET = "test-secret-0123456789abcdef-0123456789abcdef"
@@ -100,9 +100,7 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(15)
+        end_process(self.proc)
 
 
 class CeleryWorker:
@@ -129,11 +127,5 @@ class CeleryWorker:
         return self
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
         self._log.close()

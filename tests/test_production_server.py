@@ -75,11 +75,8 @@ def test_three_workers_run_one_scheduler_and_a_dead_leader_is_replaced(tmp_path)
 
 def test_sigterm_lets_a_running_job_finish(tmp_path):
     with FakeBinance() as fake:
-        server = _live_server(tmp_path, fake, shutdown_timeout=30)
+        server = _server_inside_a_collect(tmp_path, fake, shutdown_timeout=30)
         try:
-            fake.fail("/api/v3/klines", hold=True)
-            server.wait_ready()
-            assert fake.holding.wait(90), "the first collection never reached Binance"
             server.proc.send_signal(signal.SIGTERM)
             wait_until(lambda: "Handling signal: term" in server.log(), 30, "the shutdown to begin")
             assert server.proc.poll() is None  # waiting for the job, still inside its request
@@ -95,11 +92,8 @@ def test_sigterm_lets_a_running_job_finish(tmp_path):
 
 def test_sigterm_records_a_job_that_outlasts_the_wait_as_interrupted_and_writes_nothing(tmp_path):
     with FakeBinance() as fake:
-        server = _live_server(tmp_path, fake, shutdown_timeout=2)
+        server = _server_inside_a_collect(tmp_path, fake, shutdown_timeout=2)
         try:
-            fake.fail("/api/v3/klines", hold=True)
-            server.wait_ready()
-            assert fake.holding.wait(90), "the first collection never reached Binance"
             started = time.monotonic()
             assert _stopped(server, 60) == 0
             assert time.monotonic() - started < 2 + 15  # bounded: the wait, then exit
@@ -114,11 +108,20 @@ def test_sigterm_records_a_job_that_outlasts_the_wait_as_interrupted_and_writes_
     assert re.search(r'"event": "job_end", .*"job": "collect", .*"outcome": "interrupted"', server.log())
 
 
-def _live_server(tmp_path, fake, shutdown_timeout: float) -> DashboardServer:
+def _server_inside_a_collect(tmp_path, fake, shutdown_timeout: float) -> DashboardServer:
+    """A server whose scheduler's first collection is held inside a request to the fake Binance."""
     env = {"HLS_DATA_SOURCE": "live", "HLS_BINANCE_BASE_URL": fake.url, "HLS_SYMBOLS": '["ETHUSDT"]',
            "HLS_AUTO_RETRAIN_ENABLED": "false"}
-    return DashboardServer(tmp_path / "data", env=env, args=("--workers", "2", "--shutdown-timeout",
-                                                             str(shutdown_timeout)))
+    fake.fail("/api/v3/klines", hold=True)
+    server = DashboardServer(tmp_path / "data", env=env, args=("--workers", "2", "--shutdown-timeout",
+                                                               str(shutdown_timeout)))
+    try:
+        server.wait_ready()
+        assert fake.holding.wait(90), "the first collection never reached Binance"
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def test_metrics_are_the_same_from_every_worker(tmp_path):
