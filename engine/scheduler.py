@@ -22,6 +22,7 @@ the system is given engine.tasks' dispatch. The scheduler decides *when* either 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from typing import Callable, Iterable, Protocol
@@ -222,6 +223,16 @@ class Leadership:
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
         self.leading = False
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """In a forked child (e.g. a background-callback process): close the inherited lock descriptor
+        without unlocking, so the lock dies with the leader and a standby can take over at once."""
+        if self.lock._fd is not None:
+            os.close(self.lock._fd)
+            self.lock._fd = None
+        self.leading, self._thread = False, None
+        self._guard = threading.Lock()
 
     def start(self) -> bool:
         """Try now; True when this process leads. Otherwise a thread retries until it does or stop()."""

@@ -1,6 +1,8 @@
 """Scheduler: plan from config, rescheduling on config change (even from another process), failures contained."""
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from engine.config import DEFAULTS, ConfigStore, validate
 from engine.db import Database
 from engine.jobs import JobRunner, now_ms
-from engine.scheduler import Scheduler, plan, scheduler_state
+from engine.scheduler import Leadership, Scheduler, plan, scheduler_state
 
 JOBS = ("collect", "online_update", "batch_retrain", "evaluate", "cleanup")
 
@@ -89,3 +91,26 @@ def test_replaying_collects_every_few_seconds(data_dir):
     runner, sched = make(data_dir, {}, replaying=lambda: True)
     sched.tick()
     assert sched.next_runs()["collect"] - now_ms() <= 5_000
+
+
+def test_one_leader_and_a_standby_takes_over_when_it_dies(data_dir):
+    led = []
+    a = Leadership(data_dir / "locks", lambda: led.append("a"), lambda timeout: led.append("a resigned"), retry_s=0.05)
+    b = Leadership(data_dir / "locks", lambda: led.append("b"), lambda timeout: led.append("b resigned"), retry_s=0.05)
+    assert a.start() and not b.start() and led == ["a"]
+    child = os.fork()  # like a background-callback process forked from the leader
+    if child == 0:
+        time.sleep(30)
+        os._exit(0)
+    try:
+        os.close(a.lock._fd)  # the leader dies (its descriptor closes without an unlock)
+        deadline = time.monotonic() + 10
+        while not b.leading:  # the child's inherited descriptor does not keep the lock
+            assert time.monotonic() < deadline, "the standby never took over"
+            time.sleep(0.05)
+        assert led == ["a", "b"]
+        b.stop()
+        assert led[-1] == "b resigned" and not b.leading
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
