@@ -15,11 +15,13 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import dash
 import diskcache
 import flask_bootstrap
+import psutil
 from flask import request, send_file, send_from_directory
 
 from api import create_blueprint
@@ -63,7 +65,19 @@ def _cache_unversioned_scripts(response):
 
 class DashboardApp(dash.Dash):
     """Dash without the DataTable bundle, which Dash puts on every page: the dashboard's tables are plain
-    HTML (layouts.widgets.table), so that script would only be downloaded and parsed for nothing."""
+    HTML (layouts.widgets.table), so that script would only be downloaded and parsed for nothing.
+
+    Dash's one-time setup (on the first request) marks itself done before it has registered the page's
+    scripts and background-callback cancels: in a fresh gunicorn worker, the browser's parallel script
+    requests then raced past it and got 500s. Here the first requests wait for it to finish."""
+
+    def __init__(self, *args, **kwargs):
+        self._setup_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def _setup_server(self):
+        with self._setup_lock:
+            super()._setup_server()
 
     def interpolate_index(self, **kwargs):
         kwargs["scripts"] = "\n".join(tag for tag in kwargs["scripts"].split("\n") if "/dash_table/" not in tag)
@@ -162,11 +176,16 @@ def parse_args(argv: list[str] | None = None, environ: dict[str, str] | None = N
     return args
 
 
-def _metrics_dir(data_dir: Path, port: int) -> Path:
-    """A fresh folder for this server's per-process metrics (prometheus-client multiprocess mode)."""
-    path = data_dir / "metrics" / str(port)
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+def _metrics_dir(data_dir: Path) -> Path:
+    """A fresh folder for this server's per-process metrics (prometheus-client multiprocess mode), named by
+    the server's pid; the folders of servers no longer running are removed."""
+    root = data_dir / "metrics"
+    root.mkdir(exist_ok=True)
+    for old in root.iterdir():
+        if not (old.name.isdigit() and psutil.pid_exists(int(old.name))) or int(old.name) == os.getpid():
+            shutil.rmtree(old, ignore_errors=True)
+    path = root / str(os.getpid())
+    path.mkdir()
     return path
 
 
@@ -177,7 +196,7 @@ def serve(args) -> int:
     data_dir = paths.data_dir(args.data_dir)
     if "prometheus_client" in sys.modules:  # its multiprocess mode must be chosen before the first import
         raise RuntimeError("prometheus_client was imported before the server chose its metrics folder")
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir(data_dir, args.port)))
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir(data_dir)))
     jobs = f"Celery workers via {args.redis_url}" if args.redis_url else "diskcache worker processes"
     print(f"Hybrid Learning dashboard: http://{args.host}:{args.port}/  (data dir {data_dir}; gunicorn, "
           f"{args.workers} worker(s) x {args.threads} threads; background jobs: {jobs})", flush=True)

@@ -5,8 +5,8 @@ batch model scores, live (scored-prediction) accuracy and the scheduler heartbea
 the model files at scrape time (``SystemCollector``), so every worker and server of an instance answers the
 same. Request latency (``hls_http_request_duration_seconds``, by route: /ml/hybrid/predict is the prediction
 latency) is measured per process; under gunicorn, prometheus-client's multiprocess mode merges the workers'
-histograms from PROMETHEUS_MULTIPROC_DIR (app.serve sets it to <data dir>/metrics/<port>, emptied at
-start). Without that variable (one process, e.g. tests) the histogram is this app's own.
+histograms from PROMETHEUS_MULTIPROC_DIR (app.serve sets it to <data dir>/metrics/<server pid>,
+fresh at start). Without that variable (one process, e.g. tests) the histogram is this app's own.
 
 prometheus-client chooses its value store when it is first imported, from that variable: import this module
 only once it is set (app.create_app imports it inside the function; app.serve checks nobody did earlier).

@@ -58,20 +58,21 @@ def _answers(url: str | urllib.request.Request) -> bool:
 
 
 class DashboardServer:
-    """``python app.py`` on a free port with its own data dir, reached through 127.0.0.1 (bound to ``host``:
-    0.0.0.0 exercises the off-loopback guard); ``args`` are more app.py options. stop() ends exactly that
-    process (SIGTERM: gunicorn's graceful stop)."""
+    """``python app.py`` with its own data dir on a port the kernel picks when it binds (``port``/``url`` are
+    known after wait_ready(): no other process on this shared machine can take it in between), reached
+    through 127.0.0.1 (bound to ``host``: 0.0.0.0 exercises the off-loopback guard); ``args`` are more
+    app.py options. stop() ends exactly that process (SIGTERM: gunicorn's graceful stop)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, host: str = "127.0.0.1",
                  args: tuple[str, ...] = ()):
         self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
+        self.port: int | None = None
+        self.url: str | None = None
         self.log_path = data_dir.parent / "server.log"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("HLS_")} | SERVER_ENV | (env or {})
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "app.py", "--host", host, "--port", str(self.port), "--data-dir", str(data_dir), *args],
+            [sys.executable, "app.py", "--host", host, "--port", "0", "--data-dir", str(data_dir), *args],
             cwd=PROJECT_ROOT, env=environ, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 90, path: str = "_dash-layout",
@@ -79,9 +80,20 @@ class DashboardServer:
         def ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            return _answers(urllib.request.Request(self.url + path, headers=headers or {}))
+            if self.port is None:
+                self.port = self._listening_port()
+                self.url = self.port and f"http://127.0.0.1:{self.port}/"
+            return self.port and _answers(urllib.request.Request(self.url + path, headers=headers or {}))
         wait_until(ready, timeout, "the dashboard server to answer")
         return self
+
+    def _listening_port(self) -> int | None:
+        import psutil
+        try:
+            return next((c.laddr.port for c in psutil.Process(self.proc.pid).net_connections(kind="inet")
+                         if c.status == psutil.CONN_LISTEN), None)
+        except psutil.NoSuchProcess:
+            return None
 
     def log(self) -> str:
         return self.log_path.read_text()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 
 import dash
 import pytest
@@ -236,3 +237,24 @@ def test_market_view_draws_the_stored_candles_with_predictions(system):
     stored = system.store.counts()
     eth = next(c["rows"] for c in stored if c["symbol"] == "ETHUSDT")
     assert len(next(t for t in fig.data if t.type == "candlestick").x) == eth
+
+
+def test_a_fresh_worker_serves_concurrent_first_requests(tmp_path):
+    """Several script requests reaching a fresh server process at once (a new gunicorn worker) all succeed."""
+    first = dashboard.create_app({"data_dir": tmp_path / "d", "start_scheduler": False, "environ": REPLAY})
+    page = first.server.test_client().get("/").get_data(as_text=True)
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
+    assert len(scripts) >= 5
+    fresh = dashboard.create_app({"data_dir": tmp_path / "d", "start_scheduler": False, "environ": REPLAY})
+    start, statuses = threading.Barrier(len(scripts)), []
+
+    def get(url):
+        client = fresh.server.test_client()
+        start.wait()
+        statuses.append(client.get(url).status_code)
+    threads = [threading.Thread(target=get, args=(url,)) for url in scripts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [200] * len(scripts)

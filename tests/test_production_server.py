@@ -131,7 +131,7 @@ def test_metrics_are_the_same_from_every_worker(tmp_path):
         assert request(server.port, "POST", "/ml/data_collection/backfill", {"days": 5})[0] == 200
         stored = Database(server.data_dir / "market.db").query(
             "SELECT COUNT(*) AS n FROM candles WHERE symbol='BTCUSDT'")[0]["n"]
-        metrics_dir = server.data_dir / "metrics" / str(server.port)
+        metrics_dir = server.data_dir / "metrics" / str(server.proc.pid)
         sent = 0
 
         def both_workers_served():
