@@ -68,6 +68,9 @@ SCHEMA: dict[str, Field] = {
     "batch_keep_versions": Field(5, int, _range(1, 100), "batch model files kept for rollback"),
     "ensemble_weight_batch": Field(0.7, float, _range(0.0, 1.0), "batch model's share of the vote"),
     "ensemble_weight_online": Field(0.3, float, _range(0.0, 1.0), "online models' share of the vote"),
+    "online_health_window": Field(500, int, _range(100, 2000),
+                                  "an online model is judged on its last N scored samples (weight 0 while its "
+                                  "log loss is worse than the majority-class baseline's)"),
     # data
     "symbols": Field(["BTCUSDT", "ETHUSDT"], list, _symbols, "symbols to collect and predict"),
     "interval": Field("1h", str, lambda v: None if v in INTERVALS else f"must be one of {', '.join(INTERVALS)}"),

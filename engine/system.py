@@ -192,6 +192,7 @@ class HybridLearningSystem:
         now, cfg = now_ms(), self.config.current()
         running, next_runs = scheduler_state(self.jobs, now)
         active = self.batch.active()
+        serving = self.batch.serving()
         online = self.online.stats()
         collection = self.data_collection()
         last_runs = self.jobs.last_runs()
@@ -206,6 +207,7 @@ class HybridLearningSystem:
                 "age_s": None if not active or active.get("trained_at") is None
                 else round((now - active["trained_at"]) / 1000, 1),
                 "metrics": active and active.get("metrics"),
+                "serving": serving["serving"], "note": serving["note"],
             },
             "data_collection": {k: collection.get(k) for k in
                                 ("enabled", "source", "replaying", "reason", "symbols", "last_error")},
@@ -217,17 +219,20 @@ class HybridLearningSystem:
             "jobs": last_runs,
             "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
                        "pending": online.get("pending")},
-            "alerts": self._alerts(now, cfg, online, collection, last_runs, active),
+            "alerts": self._alerts(now, cfg, online, collection, last_runs, serving),
             "config": cfg,
         }
 
     @staticmethod
-    def _alerts(now, cfg, online, collection, last_runs, active) -> list[dict]:
+    def _alerts(now, cfg, online, collection, last_runs, serving) -> list[dict]:
         alerts = []
         for name, model in (online.get("models") or {}).items():
             if model.get("drift"):
                 alerts.append({"level": "warning", "kind": "drift", "time": model.get("last_update") or now,
                                "message": f"concept drift detected for online model {name}"})
+            if model.get("excluded"):
+                alerts.append({"level": "warning", "kind": "model_excluded", "time": model.get("last_update") or now,
+                               "message": model["excluded_reason"]})
         for job, run in last_runs.items():
             if run["outcome"] == "error":
                 alerts.append({"level": "danger", "kind": "job_failed", "time": run["start"],
@@ -245,7 +250,7 @@ class HybridLearningSystem:
         message = (collection.get("replay") or {}).get("message")
         if message:
             alerts.append({"level": "warning", "kind": "replay_exhausted", "time": now, "message": message})
-        if active is None:
-            alerts.append({"level": "warning", "kind": "no_batch_model", "time": now,
-                           "message": "no batch model trained yet; predictions use the online models only"})
+        if not serving["serving"]:
+            alerts.append({"level": "warning", "kind": "batch_below_baseline" if serving["below_baseline"]
+                           else "no_batch_model", "time": now, "message": serving["note"]})
         return alerts
