@@ -58,10 +58,11 @@ class RecentScores:
                       "baseline_accuracy": float(rows[:, 3].mean()), "baseline_log_loss": float(rows[:, 2].mean())}
 
 
-def exclusion_reason(name: str, recent: dict) -> str | None:
-    """Why ``name`` must not drive decisions (its recent log loss is worse than the majority-class
-    baseline's on the same samples), or None (healthy, or fewer than MIN_JUDGED samples to judge)."""
+def exclusion_reason(name: str, recent: dict, baseline: str = "the majority-class baseline's",
+                     consequence: str = "weight 0 until it recovers") -> str | None:
+    """Why ``name`` must not drive decisions (its recent log loss is worse than the baseline's on the
+    same samples), or None (healthy, or fewer than MIN_JUDGED samples to judge)."""
     if recent["n"] < MIN_JUDGED or recent["log_loss"] <= recent["baseline_log_loss"]:
         return None
     return (f"{name}: log loss {recent['log_loss']:.4f} over its last {recent['n']} scored samples is worse than "
-            f"the majority-class baseline's {recent['baseline_log_loss']:.4f}; weight 0 until it recovers")
+            f"{baseline} {recent['baseline_log_loss']:.4f}; {consequence}")
