@@ -143,13 +143,13 @@ def random_entry_moments(candles: pd.DataFrame, rules: TradeRules, first: int, c
         rng = np.random.default_rng([stream, seed])
         side = rng.choice((1, -1), size=len(bars))
         exit_bar = np.where(side > 0, both[1]["exit_bar"], both[-1]["exit_bar"])
-        order = rng.permutation(len(bars))
+        order = rng.permutation(np.flatnonzero(exit_bar >= 0))  # trades that close within the data, as counted
 
         def taken(k: int) -> np.ndarray:
             chosen = np.sort(order[:k])
             return chosen[select(bars[chosen], exit_bar[chosen], max_open)]
 
-        low, high = min(count, len(bars)), len(bars)
+        low, high = min(count, len(order)), len(order)
         while low < high:  # the fewest random signal bars that yield `count` trades
             middle = (low + high) // 2
             low, high = (middle + 1, high) if len(taken(middle)) < count else (low, middle)
