@@ -3,7 +3,8 @@
 Any number of processes may open the same data dir (the Dash server, its background-callback
 workers, ``python -m engine ...``): all state lives in SQLite and versioned files, so
 ``status()`` gives the same answer everywhere. Jobs: "collect", "online_update",
-"batch_retrain", "evaluate", "cleanup" (see engine.scheduler for when they run).
+"batch_retrain", "evaluate", "cleanup" (see engine.scheduler for when they run), and on demand
+"backfill" and "outcome_warmup".
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from engine.errors import ValidationError
 from engine.hybrid import HybridEnsemble
 from engine.jobs import JobRunner, now_ms
 from engine.online import OnlineLearningManager
+from engine.outcome.gate import SignalGate
+from engine.outcome.manager import OutcomeManager
+from engine.outcome.warmup import warm_up
 from engine.pipeline import Pipeline
 from engine.config import validate
 from engine.scheduler import Scheduler, plan, scheduler_state
@@ -56,25 +60,31 @@ class HybridLearningSystem:
         self.online = OnlineLearningManager(self.db, model_dir, lock_dir, cfg)
         self.batch = BatchTrainer(self.db, self.store, model_dir, lock_dir, cfg)
         self.hybrid = HybridEnsemble(self.db, self.store, self.online, self.batch, cfg)
-        self.trader = PaperTrader(self.db, self.store, cfg, learn=self._learn_from_trade)
-        self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg)
+        self.outcome = OutcomeManager(self.db, model_dir, lock_dir, cfg)
+        self.trader = PaperTrader(self.db, self.store, cfg, learn=self._learn_from_trade,
+                                  gate=SignalGate(self.outcome, self.store, cfg))
+        self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg, outcome=self.outcome)
         self.jobs = JobRunner(self.db, lock_dir)
         for name, func in (("collect", self.collect), ("backfill", self.backfill),
                            ("online_update", self.online_update), ("batch_retrain", self.batch_retrain),
-                           ("evaluate", self.evaluate), ("cleanup", self.cleanup)):
+                           ("evaluate", self.evaluate), ("cleanup", self.cleanup),
+                           ("outcome_warmup", self.outcome_warmup)):
             self.jobs.register(name, func)
         self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay")
         self._predictions: dict[str, tuple[float, dict, dict]] = {}  # symbol -> (monotonic, config, answer)
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the scheduler thread; at once collect, learn what waits, and train a first batch model
-        if there is none (so a new instance shows candles and learning within seconds)."""
+        """Start the scheduler thread; at once collect, learn what waits, train a first batch model if there
+        is none and warm the outcome model if it has learned nothing (so a new instance shows candles,
+        learning and gated signals within seconds)."""
         cfg = self.config.current()
         first = ["collect"] if cfg["data_collection_enabled"] else []
         first.append("online_update")
         if cfg["auto_retrain_enabled"] and self.batch.active() is None:
             first.append("batch_retrain")
+        if not self.outcome.stats()["samples_seen"]:
+            first.append("outcome_warmup")
         self.scheduler.start(run_now=first)
 
     def stop(self) -> None:
@@ -123,6 +133,11 @@ class HybridLearningSystem:
 
     def batch_retrain(self, trigger: str = "api", progress: Progress | None = None) -> dict:
         return self.batch.retrain(progress=progress, trigger=trigger)
+
+    def outcome_warmup(self) -> dict:
+        """Teach a new outcome model the simulated trades of a walk-forward replay over the stored history
+        (engine.outcome.warmup); skipped (NotReady) once it has learned outcomes."""
+        return warm_up(self.outcome, self.store, self.config.current())
 
     def rollback_batch(self, version: int | None = None) -> dict:
         """Make ``version`` (default: the previously active one) the active batch model; ValidationError if
@@ -219,6 +234,7 @@ class HybridLearningSystem:
             "jobs": last_runs,
             "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
                        "pending": online.get("pending")},
+            "outcome_model": self.outcome.stats(),
             "alerts": self._alerts(now, cfg, online, collection, last_runs, serving),
             "config": cfg,
         }
