@@ -76,19 +76,20 @@ def strategy_moments(candles: pd.DataFrame, signals: pd.DataFrame, config: dict,
              "rules_cost_outcome": (reported["cost_ok"] & reported["outcome_ok"]).to_numpy()}
     trades = {key: reported[key].to_numpy() for key in ("entry_bar", "exit_bar", "entry_price", "exit_price",
                                                          "quantity", "fees", "pnl", "side")}
-    out = {}
+    series = {}
     for name, mask in masks.items():
         rows = np.flatnonzero(mask)
         rows = rows[select(reported["bar"].to_numpy()[rows], trades["exit_bar"][rows], max_open)]
         scale = reported["size"].to_numpy()[rows] if "outcome" in name else None
-        series = bar_series(candles, {k: v[rows] for k, v in trades.items()}, rules, first + 1, scale)
-        point = moments(series, capital)
-        out[name] = {"point": point, "boot": bootstrap_moments(series, capital, block, stream),
-                     "random": random_entry_moments(candles, rules, first, int(point["trades"][0]), max_open, capital,
-                                                    seeds, stream)}
-    flat = np.zeros((3, len(candles) - first - 1))
-    for name, series in (("always_flat", flat), ("buy_and_hold", buy_and_hold_series(candles, rules, first + 1))):
-        out[name] = {"point": moments(series, capital), "boot": bootstrap_moments(series, capital, block, stream)}
+        series[name] = bar_series(candles, {k: v[rows] for k, v in trades.items()}, rules, first + 1, scale)
+    series["always_flat"] = np.zeros((3, len(candles) - first - 1))
+    series["buy_and_hold"] = buy_and_hold_series(candles, rules, first + 1)
+    boot = dict(zip(series, bootstrap_moments(list(series.values()), capital, block, stream)))
+    out = {name: {"point": moments(s, capital), "boot": boot[name]} for name, s in series.items()}
+    counts = [int(out[name]["point"]["trades"][0]) for name in masks]
+    for name, random in zip(masks, random_entry_moments(candles, rules, first, counts, max_open, capital, seeds,
+                                                         stream)):
+        out[name]["random"] = random
     return out
 
 

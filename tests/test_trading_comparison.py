@@ -62,22 +62,25 @@ def test_block_bootstrap_keeps_blocks_and_pairs_strategies():
             np.testing.assert_array_equal(block, (block[0] + np.arange(len(block))) % 10)  # contiguous, circular
     drift = np.zeros((3, 500))
     drift[0] = np.random.default_rng(1).normal(1.0, 5.0, 500)
-    draws = statistics(bootstrap_moments(drift, 1000, block=20, seed=3), 8760)
-    low, high = np.percentile(draws["pnl_usdt"], [2.5, 97.5])
+    noise = drift.copy()
+    noise[0] = np.random.default_rng(2).normal(0.0, 5.0, 500)
+    boot, flat, other = bootstrap_moments([drift, np.zeros((3, 500)), noise], 1000, block=20, seed=3)
+    low, high = np.percentile(statistics(boot, 8760)["pnl_usdt"], [2.5, 97.5])
     assert 0 < low < drift[0].sum() < high  # a real edge: the interval stays above 0
-    again = bootstrap_moments(drift, 1000, block=20, seed=3)
-    np.testing.assert_array_equal(again["pnl"], bootstrap_moments(drift, 1000, block=20, seed=3)["pnl"])
+    assert (flat["pnl"] == 0).all() and len(flat["pnl"]) == 1000 and (flat["bars"] == 500).all()
+    alone = bootstrap_moments([noise], 1000, block=20, seed=3)[0]
+    np.testing.assert_array_equal(alone["pnl"], other["pnl"])  # the same draws whatever else is resampled
 
 
 def test_random_entry_takes_exactly_the_trade_count_within_the_open_trade_limit(btc_candles):
     candles = btc_candles.iloc[8000:8600].reset_index(drop=True)
     rules = TradeRules.from_config(config(max_holding_bars=12, trade_fee_pct=0.1))
-    for count, max_open in ((40, 1), (90, 2)):
-        m = random_entry_moments(candles, rules, first=100, count=count, max_open=max_open, capital=1000, seeds=6)
-        assert m["trades"].tolist() == [count] * 6
-        assert len(set(m["pnl"].round(6))) == 6  # different draws
-    crowded = random_entry_moments(candles, rules, first=100, count=10_000, max_open=1, capital=1000, seeds=2)
+    some, none, crowded = random_entry_moments(candles, rules, 100, [40, 0, 10_000], max_open=1, capital=1000, seeds=6)
+    assert some["trades"].tolist() == [40] * 6 and len(set(some["pnl"].round(6))) == 6  # different draws
+    assert none["trades"].tolist() == [0] * 6 and (none["bars"] == len(candles) - 101).all()
     assert (crowded["trades"] < 10_000).all()  # as many as the rule allows
+    [two_open] = random_entry_moments(candles, rules, 100, [90], max_open=2, capital=1000, seeds=4)
+    assert two_open["trades"].tolist() == [90] * 4
 
 
 def test_select_is_the_trade_rule_of_simulate(btc_candles):

@@ -120,25 +120,34 @@ def block_indices(n: int, block: int, samples: int, rng: np.random.Generator) ->
     return ((starts[:, :, None] + np.arange(block)) % n).reshape(samples, -1)[:, :n]
 
 
-def bootstrap_moments(series: np.ndarray, capital: float, block: int, seed: int = 0,
-                      samples: int = BOOTSTRAP_SAMPLES, chunk: int = 100) -> dict[str, np.ndarray]:
-    """:func:`moments` of ``samples`` block-bootstrap resamples of one (3, bars) series (the same
-    resamples for the same seed, block and length: strategies are compared on the same draws)."""
+def _zero_moments(samples: int, bars: int) -> dict[str, np.ndarray]:
+    """The :func:`moments` of ``samples`` series without any PnL, trade or win."""
+    return {key: np.full(samples, float(bars) if key == "bars" else 0.0)
+            for key in ("pnl", "trades", "wins", "drawdown", "sum_r", "sum_r2", "bars")}
+
+
+def bootstrap_moments(series: list[np.ndarray], capital: float, block: int, seed: int = 0,
+                      samples: int = BOOTSTRAP_SAMPLES, chunk: int = 100) -> list[dict[str, np.ndarray]]:
+    """:func:`moments` of ``samples`` block-bootstrap resamples of each (3, bars) series, all resampled
+    with the same blocks (strategies are compared on the same draws; an all-zero series stays zero)."""
     rng = np.random.default_rng(seed)
+    bars = series[0].shape[1]
+    active = [k for k, s in enumerate(series) if np.any(s)]
     parts = []
     for start in range(0, samples, chunk):
-        idx = block_indices(series.shape[1], block, min(chunk, samples - start), rng)
-        parts.append(moments(series[:, idx].transpose(1, 0, 2), capital))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        idx = block_indices(bars, block, min(chunk, samples - start), rng)
+        parts.append({k: moments(series[k][:, idx].transpose(1, 0, 2), capital) for k in active})
+    return [{key: np.concatenate([p[k][key] for p in parts]) for key in parts[0][k]} if k in active
+            else _zero_moments(samples, bars) for k in range(len(series))]
 
 
-def random_entry_moments(candles: pd.DataFrame, rules: TradeRules, first: int, count: int, max_open: int,
-                         capital: float, seeds: int = RANDOM_SEEDS, stream: int = 0) -> dict[str, np.ndarray]:
-    """:func:`moments` of ``seeds`` random-entry strategies taking ``count`` trades each on signal bars
-    >= ``first`` (see the module docstring); ``stream`` keeps symbols' draws independent."""
+def random_entry_moments(candles: pd.DataFrame, rules: TradeRules, first: int, counts: list[int], max_open: int,
+                         capital: float, seeds: int = RANDOM_SEEDS, stream: int = 0) -> list[dict[str, np.ndarray]]:
+    """For each trade count, :func:`moments` of ``seeds`` random-entry strategies taking that many trades on
+    signal bars >= ``first`` (see the module docstring); ``stream`` keeps symbols' draws independent."""
     bars = np.arange(first, len(candles) - 1)
     both = {side: signal_trades(candles, bars, np.full(len(bars), side), rules) for side in (1, -1)}
-    parts = []
+    parts: list[list[dict]] = [[] for _ in counts]
     for seed in range(seeds):
         rng = np.random.default_rng([stream, seed])
         side = rng.choice((1, -1), size=len(bars))
@@ -149,15 +158,19 @@ def random_entry_moments(candles: pd.DataFrame, rules: TradeRules, first: int, c
             chosen = np.sort(order[:k])
             return chosen[select(bars[chosen], exit_bar[chosen], max_open)]
 
-        low, high = min(count, len(order)), len(order)
-        while low < high:  # the fewest random signal bars that yield `count` trades
-            middle = (low + high) // 2
-            low, high = (middle + 1, high) if len(taken(middle)) < count else (low, middle)
-        picked = taken(low)
-        picked = np.sort(rng.choice(picked, size=min(count, len(picked)), replace=False))
-        trades = {key: np.where(side[picked] > 0, both[1][key][picked], both[-1][key][picked]) for key in both[1]}
-        parts.append(moments(bar_series(candles, trades, rules, first + 1), capital))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        for out, count in zip(parts, counts):
+            if count == 0:
+                out.append(_zero_moments(1, len(candles) - first - 1))
+                continue
+            low, high = min(count, len(order)), len(order)
+            while low < high:  # the fewest random signal bars that yield `count` trades
+                middle = (low + high) // 2
+                low, high = (middle + 1, high) if len(taken(middle)) < count else (low, middle)
+            picked = taken(low)
+            picked = np.sort(rng.choice(picked, size=min(count, len(picked)), replace=False))
+            trades = {key: np.where(side[picked] > 0, both[1][key][picked], both[-1][key][picked]) for key in both[1]}
+            out.append(moments(bar_series(candles, trades, rules, first + 1), capital))
+    return [{key: np.concatenate([p[key] for p in out]) for key in out[0]} for out in parts]
 
 
 def bars_per_year(interval_ms: int) -> float:
