@@ -94,14 +94,19 @@ def strategy_moments(candles: pd.DataFrame, signals: pd.DataFrame, config: dict,
 
 
 def summarize_strategies(moment_sets: dict, interval: str) -> dict:
-    """Each strategy's statistics, bootstrap intervals and random-entry comparison (comparison.summarize)."""
+    """Each strategy's statistics, bootstrap intervals and random-entry comparison (comparison.summarize).
+    Buy-and-hold is one position, not a sample of trades: its trade count and win rate get no interval."""
     per_year = bars_per_year(INTERVAL_MS[interval])
-    return {name: summarize(m["point"], m["boot"], per_year, m.get("random")) for name, m in moment_sets.items()}
+    out = {name: summarize(m["point"], m["boot"], per_year, m.get("random")) for name, m in moment_sets.items()}
+    out["buy_and_hold"].update(trades_ci=[None, None], win_rate_ci=[None, None])
+    return out
 
 
 def verdict(strategies: dict, name: str, label: str) -> str:
     """Whether ``name`` beats always-flat and random entry, and by how much, in words."""
     s = strategies[name]
+    if not s["trades"]:
+        return f"{label} made no trade: the same as always-flat (0 USDT), and nothing to set against random entry."
     low, high = s["pnl_usdt_ci"]
     flat = ("beats always-flat" if low is not None and low > 0 else
             "loses to always-flat" if high is not None and high < 0 else "does not differ measurably from always-flat")

@@ -117,5 +117,7 @@ def test_verdict_says_whether_it_beats_flat_and_random_and_by_how_much():
     losing = dict(strategy, pnl_usdt=-100.0, pnl_usdt_ci=[-200.0, 10.0])
     text = verdict({"x": losing}, "x", "The learning")
     assert "does not differ measurably from always-flat" in text and "within the spread of random entry" in text
+    assert verdict({"x": dict(strategy, trades=0.0)}, "x", "The learning") == (
+        "The learning made no trade: the same as always-flat (0 USDT), and nothing to set against random entry.")
     worse = dict(losing, pnl_usdt=-150.0, pnl_usdt_ci=[-260.0, -40.0])
     assert "loses to always-flat" in verdict({"x": worse}, "x", "x") and "loses to random" in verdict({"x": worse}, "x", "x")
