@@ -105,16 +105,12 @@ def test_walk_learns_each_outcome_only_once_its_trade_closed_and_gates_the_losin
     assert gate[late & wins].mean() > 0.8 and gate[late & ~wins].mean() < 0.15
     assert walk["threshold"][-1] != CONFIG["outcome_threshold"]  # chosen on the scored outcomes
     assert np.isnan(walk["scored_p"][-3:]).all() and walk["learner"].samples_seen == n - 3
-    # the judgement of signal k uses exactly the outcomes closed by its bar: before each signal, those that
-    # closed since the previous one, oldest exit first
+    # the judgement of signal k uses exactly the outcomes closed by its bar, learned one exit bar at a time
     k = 700
     replay = OutcomeLearner()
     inputs = outcome_inputs(features[bars], signals["p_up"], signals["side"])
     exits = signals["exit_bar"]
-    for j in range(k + 1):
-        since = -1 if j == 0 else bars[j - 1]
-        group = np.flatnonzero((exits > since) & (exits <= bars[j]))
-        group = group[np.lexsort((bars[group], exits[group]))]
-        if len(group):
-            replay.score_then_learn(inputs[group], (signals["pnl"][group] > 0).astype(int))
+    for exit_bar in np.unique(exits[(exits >= 0) & (exits <= bars[k])]):
+        group = np.flatnonzero(exits == exit_bar)
+        replay.score_then_learn(inputs[group], (signals["pnl"][group] > 0).astype(int))
     assert walk["p_win"][k] == pytest.approx(replay.predict_proba(inputs[k:k + 1])[0], rel=1e-12)

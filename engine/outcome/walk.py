@@ -8,8 +8,8 @@ or a gate that closed once would never learn to open again (live it learns the s
 closed trades, and the simulated trades of skipped signals).
 
 :func:`outcome_walk` replays them in time: before judging the signal of bar t, the learner
-scores-then-learns every outcome whose trade closed by bar t (oldest exit first, as the live
-pipeline does after each candle), and the threshold is re-chosen from the outcomes scored so far
+scores-then-learns every outcome whose trade closed by bar t, one exit bar at a time, oldest
+first (as the live pipeline does after each candle), and the threshold is re-chosen from the outcomes scored so far
 (engine.outcome.threshold). A signal is judged only once MIN_SAMPLES outcomes were learned, and
 passes only while the learner beats its base-rate baseline over its last ``online_health_window``
 scored outcomes (``excluded`` otherwise).
@@ -57,9 +57,10 @@ def outcome_walk(signals: dict[str, np.ndarray], features: np.ndarray, config: d
         known = int(np.searchsorted(exit_sorted, bar, side="right"))  # outcomes closed by this bar
         if known > learned:
             batch = order[learned:known]
-            p = learner.score_then_learn(inputs[batch], target[batch])
-            if p is not None:
-                scored_p[batch] = p
+            for group in np.split(batch, np.flatnonzero(np.diff(exit_sorted[learned:known])) + 1):
+                p = learner.score_then_learn(inputs[group], target[group])  # one update per candle, as live
+                if p is not None:
+                    scored_p[group] = p
             learned = known
             done = order[:learned]
             current = choose_threshold(scored_p[done], signals["return_pct"][done], config["outcome_threshold"],
