@@ -101,7 +101,7 @@ SCHEMA: dict[str, Field] = {
                                                              "or until the automatic choice has data)"),
     "outcome_threshold_auto": Field(True, bool, help="choose the outcome threshold on past scored outcomes"),
     "outcome_size_max": Field(1.0, float, _range(1.0, 3.0), "stake multiple at P(profitable) = 1 (1: no scaling)"),
-    "outcome_warmup_days": Field(60, int, _range(0, 3650), "days of simulated trades the outcome model learns "
+    "outcome_warmup_days": Field(30, int, _range(0, 3650), "days of simulated trades the outcome model learns "
                                                            "from before it gates"),
 }
 DEFAULTS: dict[str, Any] = {k: f.default for k, f in SCHEMA.items()}

@@ -6,8 +6,8 @@ import pytest
 
 from engine.trading import TradeRules
 from engine.trading.backtest import select, signal_trades, simulate
-from engine.trading.comparison import (bar_series, block_indices, bootstrap_moments, buy_and_hold_series, combine,
-                                       moments, random_entry_moments, statistics)
+from engine.trading.comparison import (bar_series, block_indices, block_starts, bootstrap_moments,
+                                       buy_and_hold_series, combine, moments, random_entry_moments, statistics)
 from engine.trade_evaluation import verdict
 from trading_fixtures import bars, config
 
@@ -53,9 +53,9 @@ def test_statistics_drawdown_sharpe_and_pooling():
 
 
 def test_block_bootstrap_keeps_blocks_and_pairs_strategies():
-    rng = np.random.default_rng(0)
-    idx = block_indices(10, 4, 3, rng)
-    assert idx.shape == (3, 10)
+    starts = block_starts(10, 4, 3, np.random.default_rng(0))
+    idx = block_indices(starts, 10, 4)
+    assert starts.shape == (3, 3) and idx.shape == (3, 10)
     for row in idx:
         for start in range(0, 10, 4):
             block = row[start:start + 4]
@@ -70,6 +70,20 @@ def test_block_bootstrap_keeps_blocks_and_pairs_strategies():
     assert (flat["pnl"] == 0).all() and len(flat["pnl"]) == 1000 and (flat["bars"] == 500).all()
     alone = bootstrap_moments([noise], 1000, block=20, seed=3)[0]
     np.testing.assert_array_equal(alone["pnl"], other["pnl"])  # the same draws whatever else is resampled
+
+
+@pytest.mark.parametrize("bars, block", [(500, 20), (503, 48), (30, 48)])
+def test_block_bootstrap_from_block_summaries_equals_moments_of_the_resampled_paths(bars, block):
+    rng = np.random.default_rng(bars)
+    series = np.zeros((3, bars))
+    series[0] = rng.normal(0.0, 5.0, bars) * (rng.random(bars) < 0.4)
+    series[1] = rng.random(bars) < 0.1
+    series[2] = series[1] * (rng.random(bars) < 0.4)
+    [fast] = bootstrap_moments([series], 1000, block, seed=9, samples=200)
+    starts = block_starts(bars, block, 200, np.random.default_rng(9))
+    slow = moments(series[:, block_indices(starts, bars, block)].transpose(1, 0, 2), 1000)
+    for key in slow:
+        np.testing.assert_allclose(fast[key], slow[key], rtol=1e-9, atol=1e-9, err_msg=key)
 
 
 def test_random_entry_takes_exactly_the_trade_count_within_the_open_trade_limit(btc_candles):
