@@ -162,7 +162,8 @@ def profile_load(system, name):
 
 
 # --- online learning ----------------------------------------------------------------------
-@route("/ml/online/stats", summary="Online models: samples seen, accuracy, drift; buffer")
+@route("/ml/online/stats", summary="Online models: samples seen, accuracy, drift, recent health beside the "
+       "majority-class baseline, excluded; buffer")
 def online_stats(system):
     return system.online.stats()
 

@@ -71,11 +71,63 @@ def read_kline_csv(source: str | os.PathLike | IO, compression: str = "infer") -
     return df
 
 
-def load_sample(symbol: str) -> pd.DataFrame:
-    """The bundled real candles for ``symbol`` (see data/sample/README.md)."""
+SAMPLE_INTERVAL = "1h"  # the bundled candles' interval; longer ones are resampled from it
+
+
+def load_sample(symbol: str, interval: str = SAMPLE_INTERVAL) -> pd.DataFrame:
+    """The bundled real candles for ``symbol`` (see data/sample/README.md), resampled to
+    ``interval`` when that is a longer one (:func:`resample`)."""
     from engine.paths import sample_files
 
     files = sample_files()
     if symbol not in files:
         raise KeyError(f"no bundled sample for {symbol}; have {sorted(files)}")
-    return read_kline_csv(files[symbol])
+    bars = read_kline_csv(files[symbol])
+    return bars if interval == SAMPLE_INTERVAL else resample(bars, interval)
+
+
+def check_resample(interval: str, source: str = SAMPLE_INTERVAL) -> int:
+    """The bars of ``source`` in one ``interval`` bar; ValueError unless it is a whole multiple > 0."""
+    step, base = INTERVAL_MS.get(interval), INTERVAL_MS[source]
+    if step is None or step % base or step < base:
+        raise ValueError(f"{interval} bars cannot be built from {source} bars "
+                         f"(possible: {', '.join(k for k, v in INTERVAL_MS.items() if v >= base and v % base == 0)})")
+    return step // base
+
+
+def resample(candles: pd.DataFrame, interval: str, source: str = SAMPLE_INTERVAL) -> pd.DataFrame:
+    """``source`` candles (CANDLE_COLUMNS, ascending) aggregated into ``interval`` bars aligned on UTC
+    epoch multiples of the interval (4h bars open at 00, 04, ... UTC; 1d bars at 00:00 UTC).
+
+    Causal: a bar exists only once its period is over, i.e. once the data holds the period's last
+    source bar or a later one (the trailing unfinished period is left out), and it uses the bars
+    inside its period only. Gaps are respected, not filled: a period without any source bar gives
+    no bar; a period with missing bars aggregates the ones there are (as Binance's own klines do
+    over an outage). open/close come from the period's first/last bar, high/low are the extremes,
+    volumes and trade counts are summed, and close_time is the period's end - 1 ms.
+
+    >>> hours = pd.DataFrame({"open_time": [0, 3600000, 7200000, 10800000, 14400000],
+    ...     "open": [1., 2, 3, 4, 5], "high": [2., 3, 4, 9, 6], "low": [1., 1, 2, 3, 4], "close": [2., 3, 4, 5, 6],
+    ...     "volume": 1., "close_time": 0, "quote_volume": 1., "trades": 1, "taker_buy_base": 1.,
+    ...     "taker_buy_quote": 1.})
+    >>> resample(hours, "4h")[["open_time", "open", "high", "low", "close", "volume", "close_time"]].values.tolist()
+    [[0.0, 1.0, 9.0, 1.0, 5.0, 4.0, 14399999.0]]
+    """
+    check_resample(interval, source)
+    step = INTERVAL_MS[interval]
+    times = candles["open_time"].to_numpy(np.int64)
+    if len(times) == 0:
+        return candles[list(CANDLE_COLUMNS)].iloc[:0].copy()
+    period = times // step * step
+    starts = np.flatnonzero(np.r_[True, period[1:] != period[:-1]])  # first row of each period
+    ends = np.r_[starts[1:], len(times)]  # one past its last row
+    columns = {"open_time": period[starts], "open": candles["open"].to_numpy(float)[starts],
+               "high": np.maximum.reduceat(candles["high"].to_numpy(float), starts),
+               "low": np.minimum.reduceat(candles["low"].to_numpy(float), starts),
+               "close": candles["close"].to_numpy(float)[ends - 1]}
+    for name in ("volume", "quote_volume", "taker_buy_base", "taker_buy_quote", "trades"):
+        columns[name] = np.add.reduceat(candles[name].to_numpy(), starts)
+    out = pd.DataFrame(columns)
+    out["close_time"] = out["open_time"] + step - 1
+    finished = times[-1] + INTERVAL_MS[source] >= out["open_time"].to_numpy() + step
+    return out.loc[finished, list(CANDLE_COLUMNS)].reset_index(drop=True)

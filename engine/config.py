@@ -68,6 +68,9 @@ SCHEMA: dict[str, Field] = {
     "batch_keep_versions": Field(5, int, _range(1, 100), "batch model files kept for rollback"),
     "ensemble_weight_batch": Field(0.7, float, _range(0.0, 1.0), "batch model's share of the vote"),
     "ensemble_weight_online": Field(0.3, float, _range(0.0, 1.0), "online models' share of the vote"),
+    "online_health_window": Field(500, int, _range(100, 2000),
+                                  "an online model is judged on its last N scored samples (weight 0 while its "
+                                  "log loss is worse than the majority-class baseline's)"),
     # data
     "symbols": Field(["BTCUSDT", "ETHUSDT"], list, _symbols, "symbols to collect and predict"),
     "interval": Field("1h", str, lambda v: None if v in INTERVALS else f"must be one of {', '.join(INTERVALS)}"),
@@ -88,6 +91,18 @@ SCHEMA: dict[str, Field] = {
     "stop_loss_pct": Field(1.0, float, _range(0.01, 100.0), "stop-loss distance, percent"),
     "max_holding_bars": Field(24, int, _range(1, 10_000), "close a trade after N bars"),
     "max_open_trades_per_symbol": Field(1, int, _range(1, 100), "open paper trades per symbol"),
+    "cost_gate_enabled": Field(True, bool, help="trade only when the hybrid's expected move exceeds the round-trip "
+                                                "fees and slippage"),
+    "expected_move_window_bars": Field(720, int, _range(24, 100_000),
+                                       "bars whose mean absolute label move sizes the expected move"),
+    "outcome_gate_enabled": Field(True, bool, help="trade only when the outcome model's P(profitable) reaches "
+                                                   "the threshold"),
+    "outcome_threshold": Field(0.5, float, _range(0.0, 1.0), "outcome model P(profitable) a signal needs (fixed, "
+                                                             "or until the automatic choice has data)"),
+    "outcome_threshold_auto": Field(True, bool, help="choose the outcome threshold on past scored outcomes"),
+    "outcome_size_max": Field(1.0, float, _range(1.0, 3.0), "stake multiple at P(profitable) = 1 (1: no scaling)"),
+    "outcome_warmup_days": Field(30, int, _range(0, 3650), "days of simulated trades the outcome model learns "
+                                                           "from before it gates"),
 }
 DEFAULTS: dict[str, Any] = {k: f.default for k, f in SCHEMA.items()}
 

@@ -17,28 +17,40 @@ from engine.predictions import PredictionLog
 ONLINE_MODELS = ("sgd", "passive_aggressive", "mlp_online")
 
 
-def combine(online_probs: dict, batch_prob, weights: dict) -> dict:
+def combine(online_probs: dict, batch_prob, weights: dict, excluded: dict | None = None, fallback=None) -> dict:
     """Weighted P(up) from the models that have an answer (floats, or arrays of equal length).
 
     ``weights`` holds "batch" and "online" shares; the online share is split equally among the
-    online models that answered (None = untrained, left out). Missing parts' shares go to the
-    others (shares are renormalised over what answered). Returns ``{"probability": p | None,
-    "weights": {model: share}, "status": "ok"|"degraded"|"not_ready", "notes": [...]}``.
+    online models that answered (None = untrained, left out). ``excluded`` maps models that must not
+    vote (an online model worse than its baseline lately, or "batch" when no batch version beats its
+    baseline) to the reason, which goes into the notes. Missing parts' shares go to the others
+    (shares are renormalised over what answered). Returns ``{"probability": p | None, "weights":
+    {model: share}, "excluded": {model: reason}, "status": "ok"|"degraded"|"not_ready", "notes": [...]}``.
 
     >>> r = combine({"sgd": 0.4, "mlp_online": None}, 0.8, {"batch": 0.7, "online": 0.3})
     >>> round(r["probability"], 2), r["status"], r["weights"]
     (0.68, 'degraded', {'sgd': 0.3, 'batch': 0.7})
+    >>> combine({"sgd": 0.4, "mlp_online": 0.6}, 0.8, {"batch": 0.7, "online": 0.3}, {"sgd": "worse"})["weights"]
+    {'mlp_online': 0.3, 'batch': 0.7}
     """
-    notes = [f"online model {name} is not trained yet; left out" for name, p in online_probs.items() if p is None]
-    trained = [name for name, p in online_probs.items() if p is not None]
+    excluded = {name: reason for name, reason in (excluded or {}).items() if name in online_probs or name == "batch"}
+    notes = [excluded.get(name, f"online model {name} is not trained yet; left out")
+             for name, p in online_probs.items() if p is None or name in excluded]
+    trained = [name for name, p in online_probs.items() if p is not None and name not in excluded]
     raw = {name: weights["online"] / len(trained) for name in trained}
-    if batch_prob is None:
+    if "batch" in excluded:
+        notes.append(excluded["batch"])
+    elif batch_prob is None:
         notes.append("no batch model yet; online models only")
     else:
         raw["batch"] = weights["batch"]
+    if not raw and excluded and fallback is not None:
+        return {"probability": fallback, "weights": {"majority_class": 1.0}, "excluded": excluded, "status": "degraded",
+                "notes": notes + ["no trained model beats its baseline: the hybrid answers with the majority-class "
+                                  "baseline"]}
     if not raw:
-        return {"probability": None, "weights": {}, "status": "not_ready",
-                "notes": notes + ["no model is trained yet"]}
+        return {"probability": None, "weights": {}, "excluded": excluded, "status": "not_ready",
+                "notes": notes + ["no model is trained yet" if not excluded else "no model may vote"]}
     total = sum(raw.values())
     if total <= 0:
         notes.append("the models that answered all have weight 0; weighting them equally")
@@ -48,7 +60,8 @@ def combine(online_probs: dict, batch_prob, weights: dict) -> dict:
     probability = sum(shares[name] * parts[name] for name in shares)
     if isinstance(probability, float | np.floating):
         probability = float(probability)
-    return {"probability": probability, "weights": shares, "status": "degraded" if notes else "ok", "notes": notes}
+    return {"probability": probability, "weights": shares, "excluded": excluded,
+            "status": "degraded" if notes else "ok", "notes": notes}
 
 
 def majority_vote(predictions: list[int]) -> int | None:
@@ -83,15 +96,16 @@ class HybridEnsemble:
         self._rows[(symbol, interval)] = cached
         return cached
 
-    def _versions(self) -> dict:
-        models = self.online.stats()["models"]
+    def _versions(self, models: dict) -> dict:
         versions = {name: models.get(name, {}).get("version") for name in ONLINE_MODELS}
         active = self.batch.active()
         versions["batch"] = None if active is None else active["version"]
         return versions
 
     def predict(self, symbol: str, store_prediction: bool = True) -> dict:
-        """The ensemble's call on the latest closed candle of ``symbol`` (never raises for missing models)."""
+        """The ensemble's call on the latest closed candle of ``symbol`` (never raises for missing models).
+        Models that must not vote (``excluded``: an online model worse than its baseline lately, the batch
+        model when no version beats its baseline) are left out, with the reason in ``notes``."""
         cfg = self.config()
         if symbol not in cfg["symbols"]:
             raise ValidationError("symbol", f"unknown symbol {symbol!r}; configured: {', '.join(cfg['symbols'])}")
@@ -100,7 +114,7 @@ class HybridEnsemble:
                "ensemble_prediction": None, "ensemble_confidence": None, "batch_prediction": None,
                "individual_predictions": dict.fromkeys(ONLINE_MODELS), "online_majority": None,
                "probabilities": dict.fromkeys((*ONLINE_MODELS, "batch", "ensemble")), "weights": {},
-               "model_versions": {}, "features": {}, "status": "not_ready", "notes": []}
+               "excluded": {}, "model_versions": {}, "features": {}, "status": "not_ready", "notes": []}
         try:
             row = self._feature_row(symbol, interval)
         except NotReady as exc:
@@ -114,10 +128,17 @@ class HybridEnsemble:
         online = {name: None if p is None else float(p[0]) for name, p in self.online.predict_proba(frame).items()}
         batch = self.batch.predict_proba(values)
         batch = None if batch is None else float(batch[0])
+        online_stats = self.online.stats()
+        models = online_stats["models"]
+        excluded = {name: m["excluded_reason"] for name, m in models.items() if m["excluded"]}
+        serving = self.batch.serving()
+        if serving["below_baseline"]:
+            excluded["batch"] = serving["note"]
         result = combine({n: online.get(n) for n in ONLINE_MODELS}, batch,
-                         {"batch": cfg["ensemble_weight_batch"], "online": cfg["ensemble_weight_online"]})
+                         {"batch": cfg["ensemble_weight_batch"], "online": cfg["ensemble_weight_online"]}, excluded,
+                         fallback=online_stats["base_rate"])
         out["notes"] += result["notes"]
-        out["status"] = result["status"]
+        out.update(status=result["status"], excluded=result["excluded"])
         p = result["probability"]
         if p is None:
             return out
@@ -128,7 +149,7 @@ class HybridEnsemble:
             individual_predictions=individual,
             online_majority=majority_vote([v for v in individual.values() if v is not None]),
             probabilities={**{n: online.get(n) for n in ONLINE_MODELS}, "batch": batch, "ensemble": p},
-            weights=result["weights"], model_versions=self._versions(),
+            weights=result["weights"], model_versions=self._versions(models),
         )
         if store_prediction:
             self.log.record(symbol, interval, open_time, horizon, out["probabilities"], out["status"],

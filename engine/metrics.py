@@ -68,11 +68,16 @@ def balanced_accuracy(y, pred) -> tuple[float, float]:
     return float(sum(recalls) / k), math.sqrt(sum(variances)) / k
 
 
-def log_loss(y, prob) -> tuple[float, float]:
-    """(mean negative log-likelihood, standard error); probabilities clipped like sklearn."""
+def sample_log_loss(y, prob) -> np.ndarray:
+    """Each sample's negative log-likelihood; probabilities clipped like sklearn."""
     y, prob = _arrays(y, prob)
     p = np.clip(prob, EPS, 1.0 - EPS)
-    return _mean_se(-(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
+    return -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+def log_loss(y, prob) -> tuple[float, float]:
+    """(mean negative log-likelihood, standard error); probabilities clipped like sklearn."""
+    return _mean_se(sample_log_loss(y, prob))
 
 
 def brier(y, prob) -> tuple[float, float]:

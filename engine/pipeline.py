@@ -1,7 +1,9 @@
 """What happens after new candles arrive for a symbol, in this order:
 
 1. trading: open paper trades are filled/closed on the new bars (closed trades become online
-   samples through the trader's ``learn`` callback);
+   samples through the trader's ``learn`` callback); the outcome model (if given) collects what
+   the recorded signals earned (closed trades, and the simulated trades of skipped signals) and
+   learns it, test-then-train, before it judges the next signal;
 2. labelled samples: every bar whose label is now known (``label_horizon`` bars later) goes into
    the online buffer (deduplicated by open time, so re-running is harmless); nothing is learnt
    here, the online update job scores each batch before learning it;
@@ -19,8 +21,9 @@ from engine.features import HISTORY_BARS, build_dataset
 class Pipeline:
     """Runs the steps above; collaborators follow the DESIGN.md contracts (trader may be None)."""
 
-    def __init__(self, store, online, hybrid, trader, config: Callable[[], dict]):
+    def __init__(self, store, online, hybrid, trader, config: Callable[[], dict], outcome=None):
         self.store, self.online, self.hybrid, self.trader, self.config = store, online, hybrid, trader, config
+        self.outcome = outcome
 
     def after_candles(self, new_rows: dict[str, int]) -> dict:
         """Process every symbol with new candles; returns a per-symbol summary for the job log."""
@@ -29,6 +32,8 @@ class Pipeline:
     def process(self, symbol: str, new_rows: int) -> dict:
         cfg = self.config()
         closed = self.trader.on_candles(symbol) if self.trader is not None else []
+        if self.outcome is not None:
+            self.outcome.learn(self.store)
         samples = self.add_samples(symbol, new_rows, cfg)
         prediction = self.hybrid.predict(symbol, store_prediction=True)
         signal = None

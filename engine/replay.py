@@ -8,7 +8,9 @@ since the symbol's last update (capped, so downtime is not fast-forwarded) and s
 that have closed by the new position. A bar counts as closed once both its close_time and open_time + interval - 1
 are before the position (so the quirk bar that "closes before it opens" is not released
 early). When the position passes the last bar the sample is exhausted: nothing more is added,
-and ``status()`` says so. Only the interval of the sample (1h) can be replayed.
+and ``status()`` says so. Intervals longer than the sample's 1h (4h, 1d, ...) are replayed from
+bars resampled by :func:`engine.candles.resample`; such a bar is released once its period is over
+and every 1h bar inside it is final.
 """
 from __future__ import annotations
 
@@ -19,13 +21,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from engine.candles import INTERVAL_MS, load_sample
+from engine.candles import INTERVAL_MS, SAMPLE_INTERVAL, check_resample, load_sample, resample
 from engine.errors import ValidationError
 from engine.paths import sample_files
 from engine.store import CandleStore
 
 DAY_MS = 86_400_000
-SAMPLE_INTERVAL = "1h"
 MIGRATIONS = [
     """
     CREATE TABLE replay_position (
@@ -53,11 +54,15 @@ class ReplayClock:
 
 
 @lru_cache(maxsize=None)
-def _sample(symbol: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """(bars, time each bar is final) for a bundled symbol."""
-    bars = load_sample(symbol)
-    ready = np.maximum(bars["close_time"].to_numpy(), bars["open_time"].to_numpy() + INTERVAL_MS[SAMPLE_INTERVAL] - 1)
-    return bars, ready
+def _sample(symbol: str, interval: str = SAMPLE_INTERVAL) -> tuple[pd.DataFrame, np.ndarray]:
+    """(bars, time each bar is final) for a bundled symbol, resampled to ``interval``."""
+    hours = load_sample(symbol)
+    ready = np.maximum(hours["close_time"].to_numpy(), hours["open_time"].to_numpy() + INTERVAL_MS[SAMPLE_INTERVAL] - 1)
+    if interval == SAMPLE_INTERVAL:
+        return hours, ready
+    bars = resample(hours, interval)
+    first = np.searchsorted(hours["open_time"].to_numpy(), bars["open_time"].to_numpy())  # each period's first hour
+    return bars, np.maximum(bars["close_time"].to_numpy(), np.maximum.reduceat(ready, first)[:len(bars)])
 
 
 class ReplaySource:
@@ -103,19 +108,21 @@ class ReplaySource:
         position = self.position(symbol, interval)
         if position is None or symbol not in sample_files():
             return None
-        bars, ready = _sample(symbol)
+        bars, ready = self._check(symbol, interval)
         return {"position_ms": position, "sample_start_ms": int(bars["open_time"].iat[0]),
                 "sample_end_ms": int(ready[-1]) + 1, "exhausted": position > int(ready[-1])}
 
     def _check(self, symbol: str, interval: str) -> tuple[pd.DataFrame, np.ndarray]:
-        if interval != SAMPLE_INTERVAL:
-            raise ValidationError("interval", f"the bundled replay has only {SAMPLE_INTERVAL} candles, not {interval}")
+        try:
+            check_resample(interval)
+        except ValueError as exc:
+            raise ValidationError("interval", f"the bundled replay has {SAMPLE_INTERVAL} candles: {exc}") from None
         if symbol not in sample_files():
             raise ValidationError("symbols", f"no bundled replay data for {symbol}; have {', '.join(sample_files())}")
-        return _sample(symbol)
+        return _sample(symbol, interval)
 
     def _release(self, symbol: str, interval: str, old: int, new: int) -> int:
-        bars, ready = _sample(symbol)
+        bars, ready = _sample(symbol, interval)
         new = min(new, int(ready[-1]) + 1)  # stop at the end of the sample
         released = bars[(ready >= old) & (ready < new)]
         with self.store.db.transaction() as conn:

@@ -3,7 +3,8 @@
 Any number of processes may open the same data dir (the Dash server, its background-callback
 workers, ``python -m engine ...``): all state lives in SQLite and versioned files, so
 ``status()`` gives the same answer everywhere. Jobs: "collect", "online_update",
-"batch_retrain", "evaluate", "cleanup" (see engine.scheduler for when they run).
+"batch_retrain", "evaluate", "cleanup" (see engine.scheduler for when they run), and on demand
+"backfill" and "outcome_warmup".
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from engine.errors import ValidationError
 from engine.hybrid import HybridEnsemble
 from engine.jobs import JobRunner, now_ms
 from engine.online import OnlineLearningManager
+from engine.outcome.gate import SignalGate
+from engine.outcome.manager import OutcomeManager
+from engine.outcome.warmup import warm_up
 from engine.pipeline import Pipeline
 from engine.config import validate
 from engine.scheduler import Dispatch, Leadership, Scheduler, plan, scheduler_state
@@ -58,12 +62,15 @@ class HybridLearningSystem:
         self.online = OnlineLearningManager(self.db, model_dir, lock_dir, cfg)
         self.batch = BatchTrainer(self.db, self.store, model_dir, lock_dir, cfg)
         self.hybrid = HybridEnsemble(self.db, self.store, self.online, self.batch, cfg)
-        self.trader = PaperTrader(self.db, self.store, cfg, learn=self._learn_from_trade)
-        self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg)
+        self.outcome = OutcomeManager(self.db, model_dir, lock_dir, cfg)
+        self.trader = PaperTrader(self.db, self.store, cfg, learn=self._learn_from_trade,
+                                  gate=SignalGate(self.outcome, self.store, cfg))
+        self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg, outcome=self.outcome)
         self.jobs = JobRunner(self.db, lock_dir)
         for name, func in (("collect", self.collect), ("backfill", self.backfill),
                            ("online_update", self.online_update), ("batch_retrain", self.batch_retrain),
-                           ("evaluate", self.evaluate), ("cleanup", self.cleanup)):
+                           ("evaluate", self.evaluate), ("cleanup", self.cleanup),
+                           ("outcome_warmup", self.outcome_warmup)):
             self.jobs.register(name, func)
         self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay",
                                    dispatch=dispatch)
@@ -73,8 +80,9 @@ class HybridLearningSystem:
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> bool:
         """Become the data dir's scheduler, or stand by to take over (engine.scheduler.Leadership); True
-        when this process schedules now. The scheduler at once collects, learns what waits, and trains a
-        first batch model if there is none (so a new instance shows candles and learning within seconds)."""
+        when this process schedules now. The scheduler at once collects, learns what waits, trains a first
+        batch model if there is none and warms the outcome model if it has learned nothing (so a new instance
+        shows candles, learning and gated signals within seconds)."""
         return self.leadership.start()
 
     def _lead(self) -> None:
@@ -83,6 +91,8 @@ class HybridLearningSystem:
         first.append("online_update")
         if cfg["auto_retrain_enabled"] and self.batch.active() is None:
             first.append("batch_retrain")
+        if not self.outcome.stats()["samples_seen"]:
+            first.append("outcome_warmup")
         self.scheduler.start(run_now=first)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -134,6 +144,11 @@ class HybridLearningSystem:
 
     def batch_retrain(self, trigger: str = "api", progress: Progress | None = None) -> dict:
         return self.batch.retrain(progress=progress, trigger=trigger)
+
+    def outcome_warmup(self) -> dict:
+        """Teach a new outcome model the simulated trades of a walk-forward replay over the stored history
+        (engine.outcome.warmup); skipped (NotReady) once it has learned outcomes."""
+        return warm_up(self.outcome, self.store, self.config.current())
 
     def rollback_batch(self, version: int | None = None) -> dict:
         """Make ``version`` (default: the previously active one) the active batch model; ValidationError if
@@ -203,6 +218,7 @@ class HybridLearningSystem:
         now, cfg = now_ms(), self.config.current()
         running, next_runs = scheduler_state(self.jobs, now)
         active = self.batch.active()
+        serving = self.batch.serving()
         online = self.online.stats()
         collection = self.data_collection()
         last_runs = self.jobs.last_runs()
@@ -217,6 +233,7 @@ class HybridLearningSystem:
                 "age_s": None if not active or active.get("trained_at") is None
                 else round((now - active["trained_at"]) / 1000, 1),
                 "metrics": active and active.get("metrics"),
+                "serving": serving["serving"], "note": serving["note"],
             },
             "data_collection": {k: collection.get(k) for k in
                                 ("enabled", "source", "replaying", "reason", "symbols", "last_error")},
@@ -228,17 +245,21 @@ class HybridLearningSystem:
             "jobs": last_runs,
             "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
                        "pending": online.get("pending")},
-            "alerts": self._alerts(now, cfg, online, collection, last_runs, active),
+            "outcome_model": self.outcome.stats(),
+            "alerts": self._alerts(now, cfg, online, collection, last_runs, serving),
             "config": cfg,
         }
 
     @staticmethod
-    def _alerts(now, cfg, online, collection, last_runs, active) -> list[dict]:
+    def _alerts(now, cfg, online, collection, last_runs, serving) -> list[dict]:
         alerts = []
         for name, model in (online.get("models") or {}).items():
             if model.get("drift"):
                 alerts.append({"level": "warning", "kind": "drift", "time": model.get("last_update") or now,
                                "message": f"concept drift detected for online model {name}"})
+            if model.get("excluded"):
+                alerts.append({"level": "warning", "kind": "model_excluded", "time": model.get("last_update") or now,
+                               "message": model["excluded_reason"]})
         for job, run in last_runs.items():
             if run["outcome"] == "error":
                 alerts.append({"level": "danger", "kind": "job_failed", "time": run["start"],
@@ -256,9 +277,9 @@ class HybridLearningSystem:
         message = (collection.get("replay") or {}).get("message")
         if message:
             alerts.append({"level": "warning", "kind": "replay_exhausted", "time": now, "message": message})
-        if active is None:
-            alerts.append({"level": "warning", "kind": "no_batch_model", "time": now,
-                           "message": "no batch model trained yet; predictions use the online models only"})
+        if not serving["serving"]:
+            alerts.append({"level": "warning", "kind": "batch_below_baseline" if serving["below_baseline"]
+                           else "no_batch_model", "time": now, "message": serving["note"]})
         return alerts
 
 

@@ -103,34 +103,64 @@ def test_holdout_is_the_most_recent_rows_after_a_purge_gap_of_horizon_bars(make_
         assert part["holdout_window"][1] == part["window"][1]  # hold-out = the newest labeled rows
 
 
-def test_champion_is_kept_when_the_challenger_is_worse(make_trainer, invert_labels, sample_rows):
-    trainer = make_trainer()
+def test_champion_is_kept_when_the_challenger_is_worse(make_trainer, sample_rows):
+    trainer = make_trainer()  # 90 days
     champion = trainer.retrain()
     before = trainer.predict_proba(sample_rows)
-    invert_labels()
+    trainer.config = lambda: validate({"batch_window_days": 60})  # on these bars: beats its baseline, not v1
     challenger = trainer.retrain()
     assert not challenger["promoted"] and challenger["champion_version"] == 1
+    assert challenger["metrics"]["beats_baseline"]
     # same hold-out rows for both: the champion is scored on the challenger's hold-out
-    assert challenger["champion_metrics"]["n"] == challenger["metrics"]["n"]
-    assert challenger["champion_metrics"]["log_loss"] == pytest.approx(champion["metrics"]["log_loss"])
+    assert challenger["champion_metrics"]["n"] == challenger["metrics"]["n"] != champion["metrics"]["n"]
     assert challenger["metrics"]["log_loss"] > challenger["champion_metrics"]["log_loss"]
-    assert "kept" in challenger["decision"]
+    assert challenger["decision"].startswith("kept the active model")
     assert trainer.active()["version"] == 1
     np.testing.assert_array_equal(trainer.predict_proba(sample_rows), before)
     assert [(v["version"], v["active"], v["promoted"]) for v in trainer.versions()] == [(2, False, False),
                                                                                       (1, True, True)]
 
 
-def test_better_challenger_replaces_a_bad_champion(make_trainer, invert_labels, monkeypatch):
+def test_a_model_worse_than_the_baseline_is_never_promoted_not_even_the_first(make_trainer, invert_labels,
+                                                                               monkeypatch, sample_rows):
     trainer = make_trainer()
     invert_labels()
     bad = trainer.retrain()
-    assert bad["promoted"]  # the first model is promoted, even a bad one: better than none
-    assert not bad["metrics"]["beats_baseline"]  # ... and the record says it is worse than the baseline
+    assert bad["metrics"]["log_loss"] > bad["metrics"]["baseline"]["log_loss"]
+    assert not bad["promoted"] and not bad["metrics"]["beats_baseline"]
+    assert bad["decision"] == (f"refused: hold-out log loss {bad['metrics']['log_loss']:.5f} is worse than the "
+                               f"majority-class baseline {bad['metrics']['baseline']['log_loss']:.5f}")
+    assert trainer.active() is None and trainer.predict_proba(sample_rows) is None
+    serving = trainer.serving()
+    assert not serving["serving"] and serving["below_baseline"]
+    assert "no batch model beats the majority-class baseline" in serving["note"] and "online models only" in \
+        serving["note"] and "v1" in serving["note"]
+    with pytest.raises(ValidationError, match="lost to the majority-class baseline"):
+        trainer.rollback(1)
     monkeypatch.undo()
     good = trainer.retrain()
-    assert good["promoted"] and good["metrics"]["log_loss"] < good["champion_metrics"]["log_loss"]
-    assert trainer.active()["version"] == 2
+    assert good["promoted"] and good["decision"].startswith("promoted: no active model")
+    assert trainer.serving() == {"serving": True, "note": None, "below_baseline": False}
+    assert trainer.predict_proba(sample_rows) is not None
+
+
+def test_an_active_version_below_its_baseline_does_not_serve_and_any_good_challenger_replaces_it(
+        make_trainer, invert_labels, monkeypatch, sample_rows):
+    """A version promoted by the old rule (first model always promoted) that loses to its baseline."""
+    trainer = make_trainer()
+    invert_labels()
+    monkeypatch.setattr(trainer_module, "judge", lambda *args: (True, "promoted: no active model"))
+    legacy = trainer.retrain()
+    assert legacy["promoted"] and not legacy["metrics"]["beats_baseline"]
+    assert trainer.active()["version"] == 1 and trainer.predict_proba(sample_rows) is None
+    assert not trainer.serving()["serving"]
+    monkeypatch.undo()
+    trainer.config = lambda: validate({"batch_window_days": 60})
+    good = trainer.retrain()
+    assert good["promoted"] and good["decision"] == "promoted: the active v1 does not beat its baseline"
+    assert trainer.serving()["serving"] and trainer.predict_proba(sample_rows) is not None
+    with pytest.raises(ValidationError, match="no earlier model"):
+        trainer.rollback()  # v1 was active before, but it cannot serve
 
 
 def test_rollback_to_previous_and_to_a_given_version(make_trainer, sample_rows):
@@ -163,7 +193,7 @@ def test_pruning_keeps_the_newest_files_and_the_active_one(make_trainer, tmp_pat
     trainer.retrain()  # v1: champion
     invert_labels()
     for _ in range(3):
-        assert not trainer.retrain()["promoted"]  # v2..v4 lose to v1
+        assert not trainer.retrain()["promoted"]  # v2..v4 lose to the baseline
     files = sorted(p.name for p in (tmp_path / "models" / "batch").glob("v*.pkl"))
     assert files == ["v000001.pkl", "v000003.pkl", "v000004.pkl"]  # newest two + the active v1
     available = {v["version"]: v["available"] for v in trainer.versions()}
@@ -171,9 +201,8 @@ def test_pruning_keeps_the_newest_files_and_the_active_one(make_trainer, tmp_pat
     with pytest.raises(ValidationError) as err:
         trainer.rollback(2)
     assert err.value.field == "version" and "2" in err.value.message
-    assert trainer.rollback(4)["version"] == 4
     monkeypatch.undo()
-    trainer.retrain()  # v5; now v1 is neither active nor among the newest two
+    assert trainer.retrain()["promoted"]  # v5, as good as v1 on the same rows; v1 is neither active nor newest
     assert sorted(p.name for p in (tmp_path / "models" / "batch").glob("v*.pkl")) == ["v000004.pkl", "v000005.pkl"]
 
 
@@ -218,7 +247,7 @@ def test_a_retrain_in_another_process_is_seen_by_predict_proba(make_trainer, mar
         from engine.db import Database
         from engine.store import CandleStore
         db = Database({str(market[0] / "market.db")!r})
-        config = validate({{"batch_window_days": 45}})
+        config = validate({{"batch_window_days": 60}})
         trainer = BatchTrainer(db, CandleStore(db), {str(tmp_path / "models")!r}, {str(tmp_path / "locks")!r},
                                lambda: config)
         trainer.retrain(trigger="child")

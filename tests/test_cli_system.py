@@ -28,6 +28,7 @@ def test_status_update_retrain_print_readable_results(data_dir, env, capsys):
     out = capsys.readouterr().out
     assert "scheduler: not running" in out and "batch model: none yet" in out and "BTCUSDT: 288 rows" in out
     assert "[warning] no_batch_model" in out
+    assert "outcome model: 0 trade outcomes learned, threshold - (not chosen yet)" in out
 
     assert main(["--data-dir", str(data_dir), "update", "--batch-size", "40"]) == 0
     out = capsys.readouterr().out

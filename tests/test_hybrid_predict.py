@@ -1,5 +1,6 @@
 """HybridEnsemble.predict with the real online and batch models on real candles."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine.batch import BatchTrainer
@@ -55,25 +56,67 @@ def test_no_or_too_few_candles_and_unknown_symbol(system):
 
 
 def test_online_only_is_degraded_and_says_why(system):
+    """585 real hourly samples: every fresh online model is still worse than the majority-class baseline over
+    its scored samples, so none may vote; with no batch model the hybrid answers with the baseline."""
     hybrid, online = system[0], system[1]
     train_online(online, system[4])
     out = hybrid.predict("BTCUSDT")
     assert out["status"] == "degraded" and any("no batch model" in n for n in out["notes"])
     p = out["probabilities"]
     assert p["batch"] is None and out["batch_prediction"] is None
-    assert p["ensemble"] == pytest.approx(np.mean([p[m] for m in ONLINE_MODELS]))
-    assert out["weights"] == pytest.approx(dict.fromkeys(ONLINE_MODELS, 1 / 3))
+    stats = online.stats()
+    assert set(out["excluded"]) == set(ONLINE_MODELS)
+    for name in ONLINE_MODELS:
+        recent = stats["models"][name]["recent"]
+        assert recent["log_loss"] > recent["baseline_log_loss"] and out["excluded"][name] in out["notes"]
+        assert 0 < p[name] < 1  # still computed and logged, only not voting
+    assert out["weights"] == {"majority_class": 1.0} and p["ensemble"] == stats["base_rate"]
+    assert any("majority-class baseline" in n for n in out["notes"])
+
+
+def test_an_online_model_worse_than_its_baseline_gets_weight_0_until_it_recovers(system):
+    """Synthetic samples where 90 % of the labels are up: fresh models lose to the majority class until they
+    learned the base rate and the rule (label = first feature > -1.28) that then lets them beat it."""
+    hybrid, online = system[0], system[1]
+    rng = np.random.default_rng(0)
+    columns = list(compute_features(system[4]).columns)
+
+    def learn(n, rule):
+        X = rng.normal(size=(n, len(columns)))
+        y = (X[:, 0] > -1.28) if rule else (rng.random(n) < 0.9)
+        online.add_samples(pd.DataFrame(X, columns=columns), y.astype(int), "BTCUSDT", source="api")
+        assert online.update_models_incremental()["status"] == "updated"
+
+    learn(400, rule=False)
+    models = online.stats()["models"]
+    assert models["sgd"]["excluded"] and models["sgd"]["recent"]["n"] == 350  # the first 50 taught it untested
+    assert models["sgd"]["excluded_reason"].startswith("sgd: log loss")
+    out = hybrid.predict("BTCUSDT")
+    assert "sgd" in out["excluded"] and "sgd" not in out["weights"] and out["excluded"]["sgd"] in out["notes"]
+    for _ in range(4):
+        learn(1000, rule=True)
+    models = online.stats()["models"]
+    recent = models["sgd"]["recent"]
+    assert not models["sgd"]["excluded"] and models["sgd"]["excluded_reason"] is None
+    assert recent["n"] == 500 and recent["log_loss"] < recent["baseline_log_loss"]
+    out = hybrid.predict("BTCUSDT")
+    assert "sgd" not in out["excluded"] and out["weights"]["sgd"] > 0
+    voting = [m for m in ONLINE_MODELS if not models[m]["excluded"]]
+    assert out["weights"] == pytest.approx(dict.fromkeys(voting, 1 / len(voting)))
 
 
 def test_full_prediction_shape_weights_logging_and_scoring(system):
     hybrid, online, batch, store, candles = system
     train_online(online, candles)
-    batch.retrain()
+    assert batch.retrain()["promoted"]
     out = hybrid.predict("BTCUSDT")
-    assert out["status"] == "ok" and out["notes"] == []
+    assert out["status"] == "degraded" and out["notes"] == list(out["excluded"].values())
     p = out["probabilities"]
     assert set(p) == {*ONLINE_MODELS, "batch", "ensemble"} and all(0 < v < 1 for v in p.values())
-    assert p["ensemble"] == pytest.approx(0.7 * p["batch"] + 0.1 * sum(p[m] for m in ONLINE_MODELS))
+    voting = [m for m in ONLINE_MODELS if m not in out["excluded"]]  # fresh online models lose to the baseline
+    share = 0.3 / len(voting) if voting else 0.0
+    assert out["weights"] == pytest.approx({**dict.fromkeys(voting, share), "batch": 0.7 if voting else 1.0})
+    assert p["ensemble"] == pytest.approx(sum(w * p[m] for m, w in out["weights"].items()))
     assert out["ensemble_prediction"] == int(p["ensemble"] >= 0.5)
     assert out["ensemble_confidence"] == pytest.approx(max(p["ensemble"], 1 - p["ensemble"]))
     assert out["batch_prediction"] == int(p["batch"] >= 0.5)

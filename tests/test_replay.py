@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from engine.candles import load_sample
 from engine.collector import CollectError, Collector
 from engine.config import validate
 from engine.db import Database
@@ -127,6 +128,18 @@ def test_replay_problems_are_reported_per_symbol(data_dir):
     stats = h.collector.stats()
     assert "no bundled replay data for SOLUSDT" in stats["symbols"]["SOLUSDT"]["error"]
     assert stats["symbols"]["BTCUSDT"]["error"] is None and stats["errors"] == 1
-    h.settings = dict(h.settings, interval="4h")
-    with pytest.raises(CollectError, match="only 1h"):
+    h.settings = dict(h.settings, interval="15m")
+    with pytest.raises(CollectError, match="15m bars cannot be built from 1h"):
         h.collector.collect_once()
+
+
+def test_4h_replay_releases_a_bar_once_its_period_is_over(data_dir):
+    h = Harness(data_dir, data_source="replay", symbols=["ETHUSDT"], interval="4h")
+    first = ms("2024-05-13 16:00")
+    assert h.collector.backfill(days=2) == {"ETHUSDT": 12}  # 2 days of 4h bars
+    assert h.store.latest("ETHUSDT", "4h")["open_time"] == first + 2 * DAY_MS - 4 * H
+    assert h.wait(3.5) == {"ETHUSDT": 0}  # 3.5 market hours: the next 4h period is still open
+    assert h.wait(0.5) == {"ETHUSDT": 1}
+    bar = h.store.latest("ETHUSDT", "4h")
+    hours = load_sample("ETHUSDT").set_index("open_time").loc[bar["open_time"]:bar["open_time"] + 3 * H]
+    assert (bar["open"], bar["close"], bar["high"]) == (hours.open.iloc[0], hours.close.iloc[-1], hours.high.max())

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from engine.batch import trainer as trainer_module
 from engine.features import build_dataset
 from engine.jobs import now_ms
 from tests.fake_binance import FakeBinance
@@ -37,7 +38,8 @@ def test_collect_feeds_buffer_and_pipeline_predicts_and_trades(data_dir):
     assert set(summary) == {"BTCUSDT"}
     btc = summary["BTCUSDT"]
     assert btc["samples_added"] == 0  # already buffered: samples are deduplicated by open time
-    assert btc["prediction"]["status"] == "ok" and btc["prediction"]["ensemble_prediction"] in (0, 1)
+    assert btc["prediction"]["status"] in ("ok", "degraded")  # degraded: an online model lost to its baseline
+    assert btc["prediction"]["ensemble_prediction"] in (0, 1)
     logged = system.hybrid.history("BTCUSDT")
     assert logged[0]["open_time"] == system.store.latest("BTCUSDT", "1h")["open_time"]
     if btc["signal"] is not None:  # a confident call opened a paper trade
@@ -47,9 +49,32 @@ def test_collect_feeds_buffer_and_pipeline_predicts_and_trades(data_dir):
     assert status["batch_model"]["loaded"] and status["batch_model"]["version"] == retrain["result"]["version"]
     assert status["last_retrain"]["promoted"] is True and status["last_retrain"]["outcome"] == "ok"
     assert status["buffer"]["pending"] == 0
-    assert "no_batch_model" not in {a["kind"] for a in status["alerts"]}
+    assert status["batch_model"]["serving"] and status["batch_model"]["note"] is None
+    kinds = [a["kind"] for a in status["alerts"]]
+    assert "no_batch_model" not in kinds and "batch_below_baseline" not in kinds
+    excluded = [name for name, m in system.online.stats()["models"].items() if m["excluded"]]
+    assert kinds.count("model_excluded") == len(excluded)
     evaluation = system.run_job("evaluate", "cli")
     assert evaluation["outcome"] == "ok" and "accuracy" in evaluation["result"]
+
+
+def test_a_batch_model_worse_than_its_baseline_never_serves_and_status_says_so(data_dir, monkeypatch):
+    system = make_system(data_dir, collect=True)
+    system.run_job("online_update", "cli")
+    fit = trainer_module.fit_batch_model  # learns the opposite of the truth: worse than the majority class
+    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    retrain = system.run_job("batch_retrain", "cli")
+    assert retrain["outcome"] == "ok" and retrain["result"]["promoted"] is False
+    assert retrain["result"]["decision"].startswith("refused: hold-out log loss")
+    status = system.status()
+    model = status["batch_model"]
+    assert not model["loaded"] and not model["serving"]
+    assert model["note"].startswith("no batch model beats the majority-class baseline on its hold-out (newest v1")
+    [alert] = [a for a in status["alerts"] if a["kind"] == "batch_below_baseline"]
+    assert alert["message"] == model["note"] and "no_batch_model" not in [a["kind"] for a in status["alerts"]]
+    prediction = system.predict("BTCUSDT")
+    assert prediction["probabilities"]["batch"] is None and "batch" not in prediction["weights"]
+    assert prediction["excluded"]["batch"] == model["note"] and model["note"] in prediction["notes"]
 
 
 def test_buffered_candle_samples_match_full_history_features(data_dir):
@@ -142,7 +167,8 @@ def test_work_done_in_another_process_is_seen_by_the_server_process(data_dir):
     assert status["buffer"]["pending"] == 0
     assert server.online.stats()["models"]["sgd"]["samples_seen"] > 0
     prediction = server.predict("btcusdt")
-    assert prediction["status"] == "ok" and prediction["model_versions"]["batch"] == status["batch_model"]["version"]
+    assert prediction["ensemble_prediction"] in (0, 1)
+    assert prediction["model_versions"]["batch"] == status["batch_model"]["version"]
     server.scheduler.tick()  # the interval changed by the other process reschedules the retrain
     assert server.scheduler.next_runs()["batch_retrain"] == pytest.approx(now_ms() + 2 * 3_600_000, abs=5_000)
 

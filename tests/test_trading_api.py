@@ -12,7 +12,8 @@ FLAT = (100, 100.5, 99.5, 100)
 @pytest.fixture(scope="module")
 def traded(tmp_path_factory):
     """One closed SHORT (take-profit) on BTCUSDT and one open LONG on ETHUSDT, through the system's trader."""
-    system = make_system(tmp_path_factory.mktemp("trading_api") / "data")
+    system = make_system(tmp_path_factory.mktemp("trading_api") / "data", HLS_COST_GATE_ENABLED="false",
+                         HLS_OUTCOME_GATE_ENABLED="false")  # every confident call trades (gates: test_outcome_live)
     system.store.upsert("BTCUSDT", "1h", bars([FLAT, FLAT, (100, 100.2, 97.5, 97.8), FLAT]))
     system.store.upsert("ETHUSDT", "1h", bars([FLAT, FLAT]))
     for symbol, up in (("BTCUSDT", 0), ("ETHUSDT", 1)):

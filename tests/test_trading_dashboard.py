@@ -16,7 +16,8 @@ FLAT = (100, 100.5, 99.5, 100)
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     """Two closed BTCUSDT trades (a won LONG, a lost SHORT) and one open ETHUSDT trade."""
-    system = make_system(tmp_path_factory.mktemp("trading_dash") / "data")
+    system = make_system(tmp_path_factory.mktemp("trading_dash") / "data", HLS_COST_GATE_ENABLED="false",
+                         HLS_OUTCOME_GATE_ENABLED="false")  # every confident call trades
     system.store.upsert("BTCUSDT", "1h", bars([FLAT, FLAT, (100, 102.6, 99.8, 102.4), (102.4, 104, 102, 103.9),
                                                (103.9, 105.5, 103.5, 105)]))
     system.store.upsert("ETHUSDT", "1h", bars([FLAT]))

@@ -6,7 +6,7 @@ import pytest
 
 from engine.errors import ValidationError
 from engine.trading import TradeRules, directions, find_exit, settle, signal_side
-from engine.trading.simulator import MAX_HOLDING, STOP_LOSS, TAKE_PROFIT, entry_fill, levels
+from engine.trading.simulator import MAX_HOLDING, STOP_LOSS, TAKE_PROFIT, bar_windows, entry_fill, find_exits, levels
 from trading_fixtures import bars, config
 
 RULES = TradeRules.from_config(config())  # TP 2 %, SL 1 %, 3 bars, no costs
@@ -113,3 +113,23 @@ def test_signal_rule():
     with pytest.raises(ValidationError, match="ensemble_confidence"):
         signal_side(1, float("nan"), 0.6)
     assert directions(np.array([0.61, 0.39, 0.6, 0.4, np.nan]), 0.6).tolist() == [1, -1, 0, 0, 0]
+
+
+def test_many_exits_at_once_match_one_at_a_time(btc_candles):
+    candles = btc_candles.iloc[5000:5600].reset_index(drop=True)
+    rules = TradeRules.from_config(config(max_holding_bars=12, take_profit_pct=3.0, stop_loss_pct=1.5,
+                                          trade_slippage_pct=0.05))
+    o, h, l, c = (candles[k].to_numpy(float) for k in ("open", "high", "low", "close"))
+    entries = np.arange(0, len(candles), 3)
+    sides = np.where(entries % 2, 1, -1)
+    prices = entry_fill(sides, o[entries], rules)
+    many = find_exits(sides, prices, *(bar_windows(a, 12)[entries] for a in (o, h, l, c)), rules)
+    reasons = set()
+    for k, e in enumerate(entries):
+        one = find_exit(int(sides[k]), float(prices[k]), o[e:], h[e:], l[e:], c[e:], rules)
+        if one is None:
+            assert (many.offset[k], many.reason[k]) == (-1, "") and np.isnan(many.price[k])
+            continue
+        assert (many.offset[k], many.price[k], many.reason[k]) == (one.offset, pytest.approx(one.price), one.reason)
+        reasons.add(one.reason)
+    assert reasons == {TAKE_PROFIT, STOP_LOSS, MAX_HOLDING} and (many.offset == -1).sum() == 2  # near the end

@@ -95,11 +95,13 @@ class ModelRegistry:
             self._commit(index, keep)
             return entry
 
-    def rollback(self, version: int | None = None) -> dict:
-        """Make ``version`` (default: the previously active one) active again; returns its record."""
+    def rollback(self, version: int | None = None, eligible: Callable[[dict], bool] = lambda record: True) -> dict:
+        """Make ``version`` (default: the previously active one) active again; returns its record. Only
+        versions whose record passes ``eligible`` are considered."""
         with ProcessLock(self.lock_dir, "batch"):
             index = copy.deepcopy(self.index())
-            available = {r["version"] for r in index["versions"] if r["available"]}
+            refused = {r["version"] for r in index["versions"] if not eligible(r)}
+            available = {r["version"] for r in index["versions"] if r["available"]} - refused
             if version is None:
                 earlier = [v for v in index["active_history"][:-1] if v in available and v != index["active"]]
                 if not earlier:
@@ -110,6 +112,9 @@ class ModelRegistry:
             else:
                 if isinstance(version, bool) or not isinstance(version, int):
                     raise ValidationError("version", "must be a whole number")
+                if version in refused:
+                    raise ValidationError("version", f"version {version} lost to the majority-class baseline on its "
+                                                     "hold-out; it cannot serve predictions")
                 if version not in available:
                     raise ValidationError("version", f"no stored model file for version {version}")
                 self._activate(index, version)

@@ -3,11 +3,13 @@
 A retrain pools every configured symbol's labeled rows from its last ``batch_window_days``
 (features are scale-free), holds out the most recent rows of each symbol (after a purge gap,
 see :mod:`engine.batch.validation`), fits on the rest and scores the hold-out. The new version
-becomes active only if its **log loss** on that hold-out is no worse than the active model's on
-the very same rows (champion/challenger: log loss is the decisive metric because the ensemble
-uses the probabilities, not just the direction). With no active model the new one is always
-promoted, so an operator is never left without a model that could have been trained; whether it
-beats the majority-class baseline is recorded (``beats_baseline``) for the dashboard to show.
+becomes active only if its **log loss** on that hold-out is no worse than the majority-class
+baseline's (``beats_baseline``; never waived, not even for the first version) and no worse than the
+active model's on the very same rows (champion/challenger: log loss is the decisive metric because
+the ensemble uses the probabilities, not just the direction); see
+:func:`engine.batch.validation.judge`. Only a version that beats its baseline serves predictions
+(``serving()``): with none, the hybrid runs on the online models alone and says so. A version that
+lost to its baseline cannot be rolled back to either.
 
 The served model is the one fitted on the training part: refitting on the hold-out would leave
 nothing unseen to compare the next challenger on. Its training data ends before its hold-out,
@@ -23,7 +25,7 @@ import numpy as np
 
 from engine.batch.model import BatchModel, as_matrix, fit_batch_model
 from engine.batch.registry import ModelRegistry
-from engine.batch.validation import holdout_split, score
+from engine.batch.validation import holdout_split, judge, score
 from engine.candles import INTERVAL_MS
 from engine.db import Database
 from engine.errors import NotReady
@@ -56,9 +58,27 @@ class BatchTrainer:
 
     # ---- serving ----
     def predict_proba(self, X) -> np.ndarray | None:
-        """P(up) per row from the active model (re-read if another process promoted one); None without one."""
-        model = self.registry.active_model()
-        return None if model is None else model.predict_proba(X)[:, 1]
+        """P(up) per row from the active model (re-read if another process promoted one); None when no
+        version serves (see :meth:`serving`)."""
+        if not self.serving()["serving"]:
+            return None
+        return self.registry.active_model().predict_proba(X)[:, 1]
+
+    def serving(self) -> dict:
+        """{"serving": bool, "note": str | None, "below_baseline": bool}: whether the active version serves
+        (it beats its hold-out's majority-class baseline) and, if not, why, in words."""
+        active = self.registry.active_record()
+        if active is not None and _beats_baseline(active):
+            return {"serving": True, "note": None, "below_baseline": False}
+        versions = self.registry.index()["versions"]
+        if not versions:
+            return {"serving": False, "below_baseline": False,
+                    "note": "no batch model trained yet; predictions use the online models only"}
+        newest = versions[-1]
+        return {"serving": False, "below_baseline": True,
+                "note": f"no batch model beats the majority-class baseline on its hold-out (newest v{newest['version']}: "
+                        f"log loss {newest['metrics']['log_loss']:.5f} vs {newest['metrics']['baseline']['log_loss']:.5f})"
+                        "; predictions use the online models only"}
 
     def active(self) -> dict | None:
         """The active version's record (version, trained_at, window, metrics, rows, duration_s, ...)."""
@@ -71,8 +91,9 @@ class BatchTrainer:
         return [{**r, "active": r["version"] == active} for r in reversed(self.registry.index()["versions"])]
 
     def rollback(self, version: int | None = None) -> dict:
-        """Activate ``version`` or, by default, the previously active one; ValidationError if impossible."""
-        self.registry.rollback(version)
+        """Activate ``version`` or, by default, the previously active one that beats its baseline;
+        ValidationError if impossible (a version that lost to its baseline cannot serve)."""
+        self.registry.rollback(version, eligible=_beats_baseline)
         return self.active()
 
     # ---- training ----
@@ -97,20 +118,15 @@ class BatchTrainer:
             metrics = score(test["y"], model.predict_proba(test["X"])[:, 1], base_rate)
             metrics["beats_baseline"] = metrics["log_loss"] <= metrics["baseline"]["log_loss"]
 
-            def judge(champion: dict | None, champion_model: BatchModel | None) -> tuple[bool, dict]:
-                report(0.85, "comparing with the active model")
-                if champion_model is None:
-                    promote, extra = True, {"champion_version": None, "champion_metrics": None,
-                                            "decision": "promoted: no active model"}
-                else:
-                    theirs = score(test["y"], champion_model.predict_proba(test["X"])[:, 1], base_rate)
-                    promote = metrics["log_loss"] <= theirs["log_loss"]
-                    verdict = "promoted" if promote else "kept the active model"
-                    extra = {"champion_version": champion["version"], "champion_metrics": theirs,
-                             "decision": f"{verdict}: hold-out log loss {metrics['log_loss']:.5f} vs "
-                                         f"v{champion['version']} {theirs['log_loss']:.5f}"}
+            def judge_against(champion: dict | None, champion_model: BatchModel | None) -> tuple[bool, dict]:
+                report(0.85, "comparing with the baseline and the active model")
+                theirs = None if champion_model is None else \
+                    score(test["y"], champion_model.predict_proba(test["X"])[:, 1], base_rate)
+                promote, decision = judge(metrics, theirs, champion and champion["version"],
+                                          champion is not None and _beats_baseline(champion))
                 report(0.9, "saving the new version")
-                return promote, extra
+                return promote, {"champion_version": champion and champion["version"], "champion_metrics": theirs,
+                                 "decision": decision}
 
             record = {
                 "trained_at": int(time.time() * 1000), "trigger": trigger,
@@ -122,7 +138,7 @@ class BatchTrainer:
                 "rows_holdout": len(test["y"]), "by_symbol": _by_symbol(parts),
                 "metrics": metrics, "duration_s": round(time.monotonic() - started, 3),
             }
-            entry = self.registry.publish(model, record, judge, keep=cfg["batch_keep_versions"])
+            entry = self.registry.publish(model, record, judge_against, keep=cfg["batch_keep_versions"])
             report(1.0, f"version {entry['version']} {entry['decision']}")
         return {k: entry[k] for k in ("version", "promoted", "metrics", "champion_metrics", "champion_version",
                                       "decision", "window", "train_window", "holdout_window", "duration_s",
@@ -155,6 +171,11 @@ class BatchTrainer:
                 parts.append({"symbol": symbol, "X": as_matrix(X[keep]), "y": y.to_numpy()[keep],
                               "open_time": times[keep], "label_time": label_time})
         return parts
+
+
+def _beats_baseline(record: dict) -> bool:
+    """Whether a version's hold-out log loss is no worse than its majority-class baseline's."""
+    return bool(record["metrics"].get("beats_baseline"))
 
 
 def _pool(parts: list[dict]) -> tuple[dict, dict]:

@@ -40,7 +40,11 @@ def cmd_status(args) -> int:
     metrics = {k: round(v, 4) if isinstance(v, float) else v for k, v in (bm["metrics"] or {}).items()
                if k in ("accuracy", "log_loss", "beats_baseline", "n")}
     print("batch model: " + (f"v{bm['version']} trained {_when(bm['trained_at'])} hold-out {metrics}"
-                              if bm["loaded"] else "none yet"))
+                              if bm["loaded"] else "none yet") + ("" if bm["serving"] else f" ({bm['note']})"))
+    om = s["outcome_model"]
+    print(f"outcome model: {om['samples_seen']} trade outcomes learned, threshold "
+          f"{'-' if om['threshold'] is None else format(om['threshold'], '.2f')} ({om['threshold_how']})"
+          + (f"; {om['excluded_reason']}" if om["excluded"] else ""))
     print(f"data: {dc['source']}{' (replaying)' if dc['replaying'] else ''}, "
           f"collection {'on' if dc['enabled'] else 'off'}" + (f", last error: {dc['last_error']}" if dc['last_error'] else ""))
     for sym, info in (dc["symbols"] or {}).items():

@@ -6,6 +6,7 @@ from sklearn import config_context
 
 from engine.errors import ValidationError
 from engine.online.drift import ADWIN
+from engine.online.health import RecentScores, exclusion_reason
 from engine.online.models import CLASSES, MODEL_NAMES, make_model
 from engine.online.scaler import EWMScaler
 
@@ -37,7 +38,9 @@ class OnlineLearners:
     Each batch is first scored by every trained model (and by its drift detector, on the 0/1
     errors), then the scaler and the models learn it. Counters per model: ``samples_seen``
     (learned since its last reset), ``scored``/``correct``/``log_loss_sum`` (prequential, since reset),
-    ``drift`` (its detector fired on the last batch), ``drifts`` (how often).
+    ``drift`` (its detector fired on the last batch), ``drifts`` (how often). ``recent[name]`` keeps
+    its newest scored samples beside the majority-class baseline known before each batch
+    (``label_counts``: ups and labels learned so far), for :meth:`health`.
 
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 3)); y = (X[:, 0] > 0).astype(int)
@@ -56,6 +59,25 @@ class OnlineLearners:
         self.models = {name: make_model(name, random_state) for name in MODEL_NAMES}
         self.detectors = {name: ADWIN(delta=drift_delta) for name in MODEL_NAMES}
         self.counters = {name: new_counter() for name in MODEL_NAMES}
+        self.recent = {name: RecentScores() for name in MODEL_NAMES}
+        self.label_counts = [0, 0]  # (ups, labels) learned so far
+
+    def __setstate__(self, state: dict) -> None:
+        """Models saved before the health window existed start with an empty one."""
+        state.setdefault("recent", {name: RecentScores() for name in MODEL_NAMES})
+        state.setdefault("label_counts", [0, 0])
+        self.__dict__.update(state)
+
+    def base_rate(self) -> float:
+        """The majority-class baseline's P(up): the Laplace-smoothed share of ups among the labels learned."""
+        ups, count = self.label_counts
+        return (ups + 1.0) / (count + 2.0)
+
+    def health(self, name: str, window: int) -> tuple[dict, str | None]:
+        """(recent scores over the newest ``window`` scored samples, see RecentScores.summary; why the model
+        is excluded from decisions, or None)."""
+        recent = self.recent[name].summary(window)
+        return recent, exclusion_reason(name, recent)
 
     def trained(self, name: str) -> bool:
         return self.counters[name]["samples_seen"] > 0
@@ -96,6 +118,8 @@ class OnlineLearners:
         if len(X) == 0:
             raise ValidationError("X", "needs at least one row")
         probabilities = self._probabilities(self.scaler.transform(X))
+        base_rate = self.base_rate()  # the majority-class baseline known before this batch
+        ups, count = self.label_counts
         results = {}
         for name, p in probabilities.items():
             c = self.counters[name]
@@ -108,8 +132,10 @@ class OnlineLearners:
                 c["log_loss_sum"] += log_loss * len(y)
                 c["drift"] = self.detectors[name].update_many((p >= 0.5) != (y == 1)).drift_detected
                 c["drifts"] += c["drift"]
+                self.recent[name].add(p, y, base_rate)
             results[name] = {"accuracy": accuracy, "log_loss": log_loss, "n": len(y), "drift": c["drift"]}
         self.n_features = X.shape[1]
+        self.label_counts = [ups + int(y.sum()), count + len(y)]
         self.scaler.partial_fit(X)
         Xs = self.scaler.transform(X)
         with _fast():
@@ -128,7 +154,8 @@ class OnlineLearners:
         """Reset ``names`` (default: all models) and relearn them from (X, y), oldest first, in chunks.
 
         Used after drift with the newest :meth:`regime_length` samples; the scaler is kept (it follows the market).
-        Prequential counters and the drift detector restart; the drift flag of the last batch is kept.
+        Prequential counters, the health window and the drift detector restart; the drift flag of the last batch
+        is kept.
         """
         X, y = self._check(X, y)
         names = MODEL_NAMES if names is None else tuple(names)
@@ -139,6 +166,7 @@ class OnlineLearners:
         for name in names:
             model = self.models[name] = make_model(name, self.random_state)
             self.detectors[name].reset()
+            self.recent[name] = RecentScores()
             counter = new_counter()
             counter["drift"], counter["drifts"] = self.counters[name]["drift"], self.counters[name]["drifts"]
             with _fast():

@@ -15,6 +15,7 @@ from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
 from engine.locks import ProcessLock
 from engine.online.buffer import TrainingBuffer
+from engine.online.health import RecentScores
 from engine.online.learners import OnlineLearners, new_counter
 from engine.online.models import MODEL_NAMES
 from engine.online.samples import check_features, check_frame, check_open_time, check_source, check_symbol, \
@@ -149,20 +150,29 @@ class OnlineLearningManager:
         return learners.predict_proba(X[list(FEATURE_COLUMNS)].to_numpy(dtype=float))
 
     def stats(self) -> dict:
+        """Per model: counters, prequential accuracy/log loss since its last reset, ``recent`` (the last
+        ``online_health_window`` scored samples beside the majority-class baseline), ``excluded`` and
+        ``excluded_reason`` (recent log loss worse than the baseline's: weight 0 in the hybrid); ``base_rate``:
+        the majority-class baseline's P(up) over the labels learned (the hybrid's answer when every model is
+        excluded)."""
         version, learners, updated_at = self._current()
+        window = self.config()["online_health_window"]
         models = {}
         for name in MODEL_NAMES:
             c = learners.counters[name] if learners else new_counter()
+            recent, reason = learners.health(name, window) if learners else (RecentScores().summary(window), None)
             models[name] = {
                 "samples_seen": c["samples_seen"], "version": version,
                 "last_update": updated_at if c["samples_seen"] else None,
                 "accuracy": c["correct"] / c["scored"] if c["scored"] else None,
                 "log_loss": c["log_loss_sum"] / c["scored"] if c["scored"] else None,
                 "drift": c["drift"], "drifts": c["drifts"], "scored": c["scored"],
+                "recent": recent, "excluded": reason is not None, "excluded_reason": reason,
             }
         events = self.db.query("SELECT time, model, message FROM online_drift_events ORDER BY id DESC LIMIT ?",
                                (DRIFT_EVENTS_SHOWN,))
-        return {"models": models, "buffer_size": self.buffer.size(), "buffer_max": self.config()["buffer_size"],
+        return {"models": models, "base_rate": learners.base_rate() if learners else 0.5,
+                "buffer_size": self.buffer.size(), "buffer_max": self.config()["buffer_size"],
                 "pending": self.buffer.pending_count(), "drift_events": [dict(e) for e in events]}
 
     def cleanup(self, older_than_ms: int) -> int:

@@ -13,36 +13,74 @@ import pandas as pd
 
 from engine.errors import ValidationError
 from engine.trading.signals import SIDES, directions
-from engine.trading.simulator import TradeRules, entry_fill, find_exit, settle
+from engine.trading.simulator import TradeRules, bar_windows, entry_fill, find_exits, settle
 from engine.trading.stats import summarize
 
 
-def simulate(candles: pd.DataFrame, direction: np.ndarray, rules: TradeRules, max_open: int = 1,
-             symbol: str = "") -> list[dict[str, Any]]:
-    """Trades for per-bar directions (+1/-1/0, aligned with ``candles`` rows, signal on bar t ->
-    entry at t+1). Trades still open when the data ends are returned with status 'open'."""
-    times = candles["open_time"].to_numpy(np.int64)
+def signal_trades(candles: pd.DataFrame, bars: np.ndarray, sides: np.ndarray, rules: TradeRules) -> dict[str, np.ndarray]:
+    """The trade each signal would make, all at once (arrays, one entry per signal): a signal on bar
+    ``bars[k]`` with side ``sides[k]`` (+1/-1) enters at the next bar's open. Keys: ``entry_bar``,
+    ``entry_price``, ``exit_bar`` (-1 while still open when the data ends), ``reason``, ``side`` and
+    :func:`settle`'s fields (NaN while open). The signal bars must have a next bar."""
     opens, highs, lows, closes = (candles[c].to_numpy(float) for c in ("open", "high", "low", "close"))
+    entry_bar = np.asarray(bars, dtype=np.int64) + 1
+    sides = np.asarray(sides, dtype=np.int64)
+    entry = entry_fill(sides, opens[entry_bar], rules)
+    width = rules.max_holding_bars
+    found = find_exits(sides, entry, *(bar_windows(a, width)[entry_bar] for a in (opens, highs, lows, closes)), rules)
+    closed = found.offset >= 0
+    return {"entry_bar": entry_bar, "entry_price": entry, "exit_bar": np.where(closed, entry_bar + found.offset, -1),
+            "reason": found.reason, "side": sides, **settle(sides, entry, found.price, rules)}
+
+
+def select(signal_bars: np.ndarray, exit_bars: np.ndarray, max_open: int = 1) -> np.ndarray:
+    """Which signals (bars ascending, with the exit bar of the trade each would open; -1: still open
+    when the data ends) become trades when at most ``max_open`` are open: a signal on bar t is taken
+    unless ``max_open`` trades taken before are still open at t (their exit bar is after t).
+
+    >>> select(np.array([0, 1, 3, 5]), np.array([3, 4, 6, -1])).tolist()  # bar 1: the trade of bar 0 is open
+    [0, 2]
+    """
+    exits = np.where(np.asarray(exit_bars) < 0, np.iinfo(np.int64).max, exit_bars)
+    if max_open == 1:  # follow the chain: after a trade, the next signal on or after its exit bar
+        following = np.searchsorted(signal_bars, exits, side="left")
+        taken, k = [], 0
+        while k < len(signal_bars):
+            taken.append(k)
+            k = following[k]
+        return np.array(taken, dtype=np.int64)
+    taken, open_exits = [], []
+    for k, t in enumerate(np.asarray(signal_bars).tolist()):
+        open_exits = [x for x in open_exits if x > t]
+        if len(open_exits) < max_open:
+            taken.append(k)
+            open_exits.append(exits[k])
+    return np.array(taken, dtype=np.int64)
+
+
+def simulate(candles: pd.DataFrame, direction: np.ndarray, rules: TradeRules, max_open: int = 1,
+             symbol: str = "", size: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Trades for per-bar directions (+1/-1/0, aligned with ``candles`` rows, signal on bar t ->
+    entry at t+1), at most ``max_open`` at a time (:func:`select`). ``size`` (per bar, default 1)
+    multiplies the stake of the trade a bar's signal opens. Trades still open when the data ends
+    are returned with status 'open'."""
+    times = candles["open_time"].to_numpy(np.int64)
+    bars = np.flatnonzero(direction[:-1])
+    found = signal_trades(candles, bars, direction[bars], rules)
+    scale = np.ones(len(bars)) if size is None else np.asarray(size, dtype=float)[bars]
     trades: list[dict[str, Any]] = []
-    exits: list[int] = []  # exit bar of each trade still open at the current signal bar
-    for t in np.flatnonzero(direction[:-1]).tolist():
-        exits = [x for x in exits if x > t]
-        if len(exits) >= max_open:
-            continue
-        d, e = int(direction[t]), t + 1
-        entry = entry_fill(d, opens[e], rules)
-        trade = {"id": len(trades) + 1, "symbol": symbol, "side": SIDES[d], "signal_time": int(times[t]),
-                 "entry_time": int(times[e]), "entry_price": entry}
-        found = find_exit(d, entry, opens[e:], highs[e:], lows[e:], closes[e:], rules)
-        if found is None:
+    for k in select(bars, found["exit_bar"], max_open).tolist():
+        t, e, x = int(bars[k]), int(found["entry_bar"][k]), int(found["exit_bar"][k])
+        trade = {"id": len(trades) + 1, "symbol": symbol, "side": SIDES[int(direction[t])], "signal_time": int(times[t]),
+                 "entry_time": int(times[e]), "entry_price": float(found["entry_price"][k])}
+        if x < 0:
             trades.append(trade | {"status": "open"})
-            exits.append(len(times))
             continue
-        x = e + found.offset
-        exits.append(x)
-        trades.append(trade | settle(d, entry, found.price, rules) | {
-            "status": "closed", "exit_time": int(times[x]), "exit_reason": found.reason,
-            "bars_held": found.offset + 1})
+        money = {key: float(found[key][k] * scale[k]) for key in ("quantity", "gross_pnl", "fees", "pnl")}
+        trades.append(trade | money | {
+            "exit_price": float(found["exit_price"][k]), "return_pct": float(found["return_pct"][k]),
+            "status": "closed", "exit_time": int(times[x]), "exit_reason": str(found["reason"][k]),
+            "bars_held": x - e + 1})
     return trades
 
 

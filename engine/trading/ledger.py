@@ -101,8 +101,9 @@ class TradeLedger:
         return _rows(self.db.connect().execute(sql, params))
 
     def record_signal(self, signal: dict[str, Any], rules: dict[str, Any], max_open: int,
-                      now: int) -> tuple[dict[str, Any], bool]:
-        """Store a signal and, if the symbol has fewer than ``max_open`` open trades, its trade.
+                      now: int, note: str | None = None, blocked: bool = False) -> tuple[dict[str, Any], bool]:
+        """Store a signal and, unless ``blocked`` (by a gate; ``note`` says why) or the symbol has
+        ``max_open`` open trades, its trade; ``note`` is kept with the signal.
 
         Returns (signal row with ``trade_id``, created); a signal already stored for that bar
         is returned unchanged with created False.
@@ -110,12 +111,12 @@ class TradeLedger:
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO trading_signals (symbol, interval, open_time, side, prediction, "
-                "confidence, threshold, features, status, created_at) VALUES (?,?,?,?,?,?,?,?, 'skipped', ?)",
+                "confidence, threshold, features, status, note, created_at) VALUES (?,?,?,?,?,?,?,?, 'skipped', ?, ?)",
                 (signal["symbol"], signal["interval"], signal["open_time"], signal["side"],
                  signal["prediction"], signal["confidence"], signal["threshold"],
-                 json.dumps(signal["features"]), now))
+                 json.dumps(signal["features"]), note, now))
             created = cur.rowcount == 1
-            if created:
+            if created and not blocked:
                 signal_id = cur.lastrowid
                 (n_open,) = conn.execute("SELECT COUNT(*) FROM trading_trades WHERE symbol=? AND status='open'",
                                          (signal["symbol"],)).fetchone()

@@ -1,5 +1,13 @@
 """Predictions to trade directions: LONG when the model says up, SHORT when it says down,
-only when its confidence exceeds ``signal_confidence_threshold``.
+only when its confidence exceeds ``signal_confidence_threshold``; and the gates a signal must
+pass to become a trade (the same functions live and in the walk-forward):
+
+- cost gate: the hybrid's expected move |2p - 1| x (recent mean absolute move of its label,
+  engine.labels.mean_abs_move) must exceed the round-trip cost, 2 x (fee + slippage). If the
+  label's move is up or down with P(up) = p and its size does not depend on the direction, the
+  expected signed move in the signal's direction is exactly that.
+- outcome gate: the outcome model's P(trade profitable after costs) must reach its threshold;
+  the stake may then grow with that probability (:func:`size_multiplier`, bounded).
 
 Directions are ints: +1 LONG, -1 SHORT, 0 no signal.
 """
@@ -43,3 +51,33 @@ def signal_side(prediction: int, confidence: float, threshold: float) -> str | N
     if confidence <= threshold:
         return None
     return LONG if prediction == 1 else SHORT
+
+
+def round_trip_cost_pct(config) -> float:
+    """Fees and slippage of entering and leaving a trade, percent of the stake.
+
+    >>> round_trip_cost_pct({"trade_fee_pct": 0.1, "trade_slippage_pct": 0.05})
+    0.30000000000000004
+    """
+    return 2.0 * (float(config["trade_fee_pct"]) + float(config["trade_slippage_pct"]))
+
+
+def expected_move_pct(prob_up, mean_abs_move):
+    """The expected move in the signal's direction, percent: |2p - 1| x mean |move| (a fraction).
+
+    >>> round(float(expected_move_pct(0.6, 0.01)), 6)
+    0.2
+    """
+    return np.abs(2.0 * np.asarray(prob_up, dtype=float) - 1.0) * np.asarray(mean_abs_move, dtype=float) * 100.0
+
+
+def size_multiplier(p_win, threshold, max_multiple: float):
+    """The stake multiple for an outcome probability that cleared ``threshold`` (floats or arrays): 1 at
+    the threshold, rising linearly to ``max_multiple`` at P = 1 (bounded to [1, max_multiple]).
+
+    >>> size_multiplier(np.array([0.5, 0.75, 1.0]), 0.5, 2.0).tolist()
+    [1.0, 1.5, 2.0]
+    """
+    room = np.maximum(1.0 - np.asarray(threshold, dtype=float), 1e-9)
+    rise = np.clip((np.asarray(p_win, dtype=float) - threshold) / room, 0.0, 1.0)
+    return 1.0 + (max_multiple - 1.0) * rise

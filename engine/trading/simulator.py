@@ -75,29 +75,67 @@ def levels(direction: int, entry_price: float, rules: TradeRules) -> tuple[float
     return tp, sl
 
 
+@dataclass(frozen=True)
+class Exits:
+    """Exits of many trades at once (arrays, one entry per trade): ``offset`` from the entry bar
+    (-1 while still open), trigger ``price`` (NaN while open) and ``reason`` ("" while open)."""
+
+    offset: np.ndarray
+    price: np.ndarray
+    reason: np.ndarray
+
+
+def bar_windows(values: np.ndarray, width: int) -> np.ndarray:
+    """Row i = values[i : i + width] (NaN past the end): the bars a trade entering at bar i can see.
+
+    >>> bar_windows(np.array([1.0, 2.0, 3.0]), 2).tolist()
+    [[1.0, 2.0], [2.0, 3.0], [3.0, nan]]
+    """
+    padded = np.concatenate([np.asarray(values, dtype=float), np.full(width - 1, np.nan)])
+    return np.lib.stride_tricks.sliding_window_view(padded, width)
+
+
+def find_exits(direction, entry_price, opens: np.ndarray, highs: np.ndarray, lows: np.ndarray,
+               closes: np.ndarray, rules: TradeRules) -> Exits:
+    """The exit rules for many trades: row k of the (n, w) price arrays holds trade k's bars from
+    its entry bar on (NaN where the data ends); ``direction`` and ``entry_price`` are per trade
+    (or one for all). Only the first ``max_holding_bars`` columns are used."""
+    d = np.broadcast_to(np.asarray(direction), (len(opens),))
+    if not np.isin(d, (1, -1)).all():
+        raise ValidationError("direction", "must be 1 (LONG) or -1 (SHORT)")
+    n = rules.max_holding_bars
+    o, h, l, c = (np.asarray(a, dtype=float)[:, :n] for a in (opens, highs, lows, closes))
+    tp, sl = (level[:, None] for level in levels(d, np.asarray(entry_price, dtype=float), rules))
+    long = (d > 0)[:, None]
+    with np.errstate(invalid="ignore"):
+        sl_hit, tp_hit = np.where(long, l <= sl, h >= sl), np.where(long, h >= tp, l <= tp)
+        gap_sl, gap_tp = np.where(long, o <= sl, o >= sl), np.where(long, o >= tp, o <= tp)
+    hit = sl_hit | tp_hit  # a gap through a level also touches it
+    rows, first = np.arange(len(o)), hit.argmax(axis=1)
+    stop = gap_sl[rows, first] | (sl_hit[rows, first] & ~gap_tp[rows, first])
+    price = np.where(gap_sl[rows, first] | gap_tp[rows, first], o[rows, first],
+                     np.where(stop, sl[:, 0], tp[:, 0]))
+    reason = np.where(stop, STOP_LOSS, TAKE_PROFIT).astype(object)
+    hit_any = hit.any(axis=1)
+    timed_out = ~hit_any & (o.shape[1] == n) & np.isfinite(c[:, -1] if o.shape[1] else np.zeros(len(o)))
+    offset = np.where(hit_any, first, np.where(timed_out, n - 1, -1))
+    price = np.where(hit_any, price, np.where(timed_out, c[:, -1] if o.shape[1] else np.nan, np.nan))
+    reason[~hit_any] = np.where(timed_out[~hit_any], MAX_HOLDING, "")
+    return Exits(offset, price, reason)
+
+
 def find_exit(direction: int, entry_price: float, opens: np.ndarray, highs: np.ndarray,
               lows: np.ndarray, closes: np.ndarray, rules: TradeRules) -> Exit | None:
     """The exit over bars starting at the entry bar; None while it is still open (too few bars)."""
-    if direction not in (1, -1):
-        raise ValidationError("direction", "must be 1 (LONG) or -1 (SHORT)")
-    n = min(len(opens), rules.max_holding_bars)
-    tp, sl = levels(direction, entry_price, rules)
-    o, h, l = opens[:n], highs[:n], lows[:n]
-    if direction > 0:
-        sl_hit, tp_hit, gap_sl, gap_tp = l <= sl, h >= tp, o <= sl, o >= tp
-    else:
-        sl_hit, tp_hit, gap_sl, gap_tp = h >= sl, l <= tp, o >= sl, o <= tp
-    hit = sl_hit | tp_hit  # a gap through a level also touches it
-    if hit.any():
-        i = int(hit.argmax())
-        if gap_sl[i]:
-            return Exit(i, float(o[i]), STOP_LOSS)
-        if gap_tp[i]:
-            return Exit(i, float(o[i]), TAKE_PROFIT)
-        return Exit(i, sl, STOP_LOSS) if sl_hit[i] else Exit(i, tp, TAKE_PROFIT)
-    if n == rules.max_holding_bars:
-        return Exit(n - 1, float(closes[n - 1]), MAX_HOLDING)
-    return None
+    n = rules.max_holding_bars
+    window = [np.full((1, n), np.nan) for _ in range(4)]
+    for row, values in zip(window, (opens, highs, lows, closes)):
+        values = np.asarray(values, dtype=float)[:n]
+        row[0, :len(values)] = values
+    found = find_exits(direction, entry_price, *window, rules)
+    if found.offset[0] < 0:
+        return None
+    return Exit(int(found.offset[0]), float(found.price[0]), str(found.reason[0]))
 
 
 def settle(direction: int, entry_price: float, exit_trigger: float, rules: TradeRules) -> dict[str, float]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import numbers
 import time
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -33,6 +34,7 @@ from engine.trading.stats import buy_and_hold_curve, equity_curve, summarize
 
 log = logging.getLogger(__name__)
 Learn = Callable[[dict, int, str], Any]
+Gate = Callable[[str, float, str, dict], dict]
 
 
 def learning_target(side: str, pnl: float) -> int:
@@ -59,21 +61,25 @@ class PaperTrader:
     ``store`` needs ``range(symbol, interval, start_ms=None, end_ms=None) -> DataFrame``;
     ``learn(features, target, symbol)`` receives each closed trade's sample (the system passes
     one that calls ``online.add_training_data(..., source="trade")`` on the same Database,
-    which makes delivery exactly-once); ``clock()`` returns epoch ms for record stamps.
+    which makes delivery exactly-once); ``clock()`` returns epoch ms for record stamps;
+    ``gate(symbol, p_up, side, features) -> {"trade", "note", "size"}`` decides whether a signal
+    becomes a trade and scales its stake (engine.outcome.gate.SignalGate; None: every signal trades).
     """
 
     def __init__(self, db: Database, store: Any, config: Callable[[], dict], learn: Learn | None = None,
-                 clock: Callable[[], int] | None = None):
+                 clock: Callable[[], int] | None = None, gate: Gate | None = None):
         self.ledger = TradeLedger(db)
         self.store = store
         self.config = config
         self.learn = learn
         self.clock = clock or (lambda: int(time.time() * 1000))
+        self.gate = gate
 
     def on_prediction(self, prediction: Mapping[str, Any], features: Mapping[str, Any] | None = None
                       ) -> dict[str, Any] | None:
-        """Record a LONG/SHORT signal (and its trade, if the symbol has room) for a confident
-        prediction; None when there is no signal. Calling again for the same bar changes nothing."""
+        """Record a LONG/SHORT signal (and its trade, if the gate passes it and the symbol has room) for
+        a confident prediction; None when there is no signal. Calling again for the same bar changes
+        nothing."""
         if prediction.get("status") == "not_ready" or prediction.get("ensemble_prediction") is None:
             return None
         cfg = self.config()
@@ -88,8 +94,14 @@ class PaperTrader:
                   "prediction": int(prediction["ensemble_prediction"]),
                   "confidence": float(prediction["ensemble_confidence"]), "threshold": threshold,
                   "features": values}
-        row, created = self.ledger.record_signal(signal, TradeRules.from_config(cfg).as_dict(),
-                                                 cfg["max_open_trades_per_symbol"], self.clock())
+        rules = TradeRules.from_config(cfg)
+        decision = {"trade": True, "note": None, "size": 1.0}
+        if self.gate is not None:
+            p_up = signal["confidence"] if signal["prediction"] == 1 else 1.0 - signal["confidence"]
+            decision = self.gate(symbol, p_up, side, values)
+        rules = replace(rules, stake=rules.stake * decision["size"])
+        row, created = self.ledger.record_signal(signal, rules.as_dict(), cfg["max_open_trades_per_symbol"],
+                                                 self.clock(), note=decision["note"], blocked=not decision["trade"])
         return row | {"created": created}
 
     def on_candles(self, symbol: str) -> list[dict[str, Any]]:

@@ -1,0 +1,64 @@
+"""``SignalGate``: what a LONG/SHORT signal must pass live to become a paper trade, and its stake.
+
+The gates of engine.trading.signals, in order, each switched by the config:
+1. ``cost_gate_enabled``: the hybrid's expected move |2p - 1| x mean |move| of its label over the
+   last ``expected_move_window_bars`` stored bars must exceed the round-trip cost;
+2. ``outcome_gate_enabled``: the outcome model (engine.outcome.manager) must be ready, no worse
+   than its base rate lately, and its P(profitable) must reach the threshold in force; the stake
+   then scales with it up to ``outcome_size_max``.
+A blocked signal is recorded as skipped with the reason (trading_signals.note); the walk-forward
+applies the same functions to history (engine.trade_evaluation).
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from engine.labels import make as make_labels, mean_abs_move
+from engine.outcome.learner import MIN_SAMPLES
+from engine.outcome.manager import OutcomeManager
+from engine.trading.signals import DIRECTIONS, expected_move_pct, round_trip_cost_pct, size_multiplier
+from engine.trading.simulator import TradeRules
+
+
+class SignalGate:
+    """``gate(symbol, p_up, side, features) -> {"trade": bool, "note": str | None, "size": float}`` for a
+    signal on ``symbol``'s latest bar: the hybrid's P(up), LONG/SHORT, the bar's 23 features."""
+
+    def __init__(self, outcome: OutcomeManager, store, config: Callable[[], dict]):
+        self.outcome, self.store, self.config = outcome, store, config
+
+    def __call__(self, symbol: str, p_up: float, side: str, features: Mapping[str, float]) -> dict:
+        cfg = self.config()
+        notes = []
+        if cfg["cost_gate_enabled"]:
+            expected, cost = self.expected_move(symbol, p_up, cfg), round_trip_cost_pct(cfg)
+            if not expected > cost:
+                return _skip(f"expected move {expected:.3f} % does not exceed the round-trip cost {cost:.2f} % "
+                             "(fees + slippage)")
+            notes.append(f"expected move {expected:.3f} % > cost {cost:.2f} %")
+        size = 1.0
+        if cfg["outcome_gate_enabled"]:
+            judged = self.outcome.judge(features, p_up, DIRECTIONS[side])
+            p_win, threshold = judged["p_win"], judged["threshold"]
+            if p_win is None:
+                return _skip(f"outcome model not ready: learned {judged['samples_seen']} of the {MIN_SAMPLES} trade "
+                             "outcomes it needs")
+            if judged["excluded_reason"]:
+                return _skip(judged["excluded_reason"])
+            if p_win < threshold:
+                return _skip(f"outcome model: P(profitable) {p_win:.3f} below the threshold {threshold:.2f} "
+                             f"({judged['threshold_how']})")
+            size = float(size_multiplier(p_win, threshold, cfg["outcome_size_max"]))
+            notes.append(f"outcome model: P(profitable) {p_win:.3f} >= threshold {threshold:.2f}; stake x{size:.2f}")
+        return {"trade": True, "note": "; ".join(notes) or None, "size": size}
+
+    def expected_move(self, symbol: str, p_up: float, cfg: dict) -> float:
+        """|2p - 1| x the mean |move| of the configured label over the last expected_move_window_bars, percent."""
+        window, horizon = cfg["expected_move_window_bars"], cfg["label_horizon"]
+        candles = self.store.tail(symbol, cfg["interval"], window + horizon)
+        labels = make_labels(candles, "direction", horizon, TradeRules.from_config(cfg))
+        return float(expected_move_pct(p_up, mean_abs_move(labels, window)[-1]))
+
+
+def _skip(note: str) -> dict:
+    return {"trade": False, "note": note, "size": 1.0}
