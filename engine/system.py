@@ -19,6 +19,7 @@ from engine.collector import Collected, Collector
 from engine.config import ConfigStore
 from engine.db import Database
 from engine.errors import ValidationError
+from engine.health import below_baseline_alerts, model_health
 from engine.hybrid import HybridEnsemble
 from engine.jobs import JobRunner, now_ms
 from engine.online import OnlineLearningManager
@@ -117,9 +118,10 @@ class HybridLearningSystem:
         return {"source": self.collector.source, "new_candles": dict(new), "failed": new.failed,
                 "symbols": self.pipeline.after_candles(new)}
 
-    def online_update(self, batch_size: int = 50) -> dict:
-        """Learn the pending samples (the manager skips when fewer than min_data_points_for_update wait)."""
-        return self.online.update_models_incremental(batch_size=batch_size)
+    def online_update(self, batch_size: int = 50, trigger: str = "api") -> dict:
+        """Learn the pending samples. A scheduled run skips while fewer than min_data_points_for_update wait;
+        any other trigger is an explicit order and runs on what waits (at least one sample)."""
+        return self.online.update_models_incremental(batch_size=batch_size, explicit=trigger != "schedule")
 
     def batch_retrain(self, trigger: str = "api", progress: Progress | None = None) -> dict:
         return self.batch.retrain(progress=progress, trigger=trigger)
@@ -196,6 +198,7 @@ class HybridLearningSystem:
         collection = self.data_collection()
         last_runs = self.jobs.last_runs()
         retrain = last_runs.get("batch_retrain")
+        health = model_health(self.hybrid.log, cfg["symbols"], cfg["label_horizon"])
         return {
             "running": running,
             "time": now,
@@ -217,7 +220,8 @@ class HybridLearningSystem:
             "jobs": last_runs,
             "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
                        "pending": online.get("pending")},
-            "alerts": self._alerts(now, cfg, online, collection, last_runs, active),
+            "model_health": health,
+            "alerts": self._alerts(now, cfg, online, collection, last_runs, active) + below_baseline_alerts(health, now),
             "config": cfg,
         }
 
