@@ -33,6 +33,7 @@ DAY_MS = 86_400_000
 PREDICT_CACHE_S = 1.0  # API predictions may be this old (other processes' model updates)
 STALE_BARS = 3  # live data this many bars behind raises a "data_stale" alert
 Progress = Callable[[float, str], None]
+JOB_NAMES = ("collect", "backfill", "online_update", "batch_retrain", "evaluate", "cleanup")  # each a method
 
 
 def check_backfill_days(days: Any) -> int:
@@ -60,10 +61,8 @@ class HybridLearningSystem:
         self.trader = PaperTrader(self.db, self.store, cfg, learn=self._learn_from_trade)
         self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg)
         self.jobs = JobRunner(self.db, lock_dir)
-        for name, func in (("collect", self.collect), ("backfill", self.backfill),
-                           ("online_update", self.online_update), ("batch_retrain", self.batch_retrain),
-                           ("evaluate", self.evaluate), ("cleanup", self.cleanup)):
-            self.jobs.register(name, func)
+        for name in JOB_NAMES:
+            self.jobs.register(name, getattr(self, name))
         self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay")
         self._predictions: dict[str, tuple[float, dict, dict]] = {}  # symbol -> (monotonic, config, answer)
 
