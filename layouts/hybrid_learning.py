@@ -64,7 +64,7 @@ def _prediction_controls(symbols: list[str]) -> html.Div:
 def _field(label: str, control, feedback_id) -> html.Div:
     """A labelled input with its own error line right under it (Bootstrap shows it when the input is invalid)."""
     return html.Div([dbc.Label(label, html_for=control.id if isinstance(control.id, str) else None,
-                               className="hls-form-label"), control, dbc.FormFeedback(id=feedback_id)])
+                               className="hls-form-label"), control, dbc.FormFeedback(id=feedback_id, type="invalid")])
 
 
 def _training_form(symbols: list[str]) -> html.Div:
