@@ -58,8 +58,9 @@ def accuracy_series(scored: pd.DataFrame, horizon: int, window: int = WINDOW) ->
     return series
 
 
-def _ms(times) -> pd.DatetimeIndex:
-    return pd.to_datetime(np.asarray(times, dtype=np.int64), unit="ms", utc=True)
+def _ms(times) -> np.ndarray:
+    """Epoch ms as naive UTC datetime64 (numpy arrays: plotly neither deep-copies nor slowly serialises them)."""
+    return np.asarray(times, dtype=np.int64).astype("datetime64[ms]")
 
 
 def _add_series(fig: go.Figure, name: str, frame: pd.DataFrame, row: int, first: bool) -> None:
@@ -67,26 +68,27 @@ def _add_series(fig: go.Figure, name: str, frame: pd.DataFrame, row: int, first:
     baseline = name.startswith("baseline")
     key = "baseline" if baseline else name
     color = COLORS.get(key, "#6c757d")
-    t, acc, se = _ms(frame["open_time"]), frame["accuracy"].to_numpy(), frame["se"].to_numpy()
+    t = _ms(frame["open_time"])
+    acc, se = frame["accuracy"].to_numpy().round(4), frame["se"].to_numpy().round(4)
     solid = frame["n"].to_numpy() >= MIN_POINTS
     line = dict(color=color, width=2.6 if key == "hybrid" else 1.6,
                 dash=("dash" if name.endswith("majority class") else "dot") if baseline else "solid")
     group = dict(row=row, col=1)
     visible = True if baseline or name in SHOWN else "legendonly"
     if not baseline:
-        band_t = t[solid]
-        fig.add_trace(go.Scatter(x=list(band_t) + list(band_t[::-1]),
-                                 y=list(np.clip(acc + 2 * se, 0, 1)[solid]) + list(np.clip(acc - 2 * se, 0, 1)[solid][::-1]),
-                                 fill="toself", fillcolor=_rgba(color, 0.12), line=dict(width=0), hoverinfo="skip", visible=visible,
-                                 showlegend=False, name=f"{name} ±2 SE", legendgroup=name), **group)
+        upper, lower = np.clip(acc + 2 * se, 0, 1)[solid], np.clip(acc - 2 * se, 0, 1)[solid]
+        fig.add_trace(go.Scatter(x=np.concatenate([t[solid], t[solid][::-1]]), y=np.concatenate([upper, lower[::-1]]),
+                                 fill="toself", fillcolor=_rgba(color, 0.12), line=dict(width=0), hoverinfo="skip",
+                                 visible=visible, showlegend=False, name=f"{name} ±2 SE", legendgroup=name), **group)
     faded = ~solid
     if faded.any():
         upto = int(np.flatnonzero(faded)[-1]) + 2  # joined to the first solid point
-        fig.add_trace(go.Scatter(x=t[:upto], y=acc[:upto], mode="lines", opacity=0.35, showlegend=False, visible=visible,
-                                 line={**line, "width": 1.2}, name=f"{name} (< {MIN_POINTS} samples)", legendgroup=name,
+        fig.add_trace(go.Scatter(x=t[:upto], y=acc[:upto], mode="lines", opacity=0.35, showlegend=False,
+                                 visible=visible, line={**line, "width": 1.2}, legendgroup=name,
+                                 name=f"{name} (< {MIN_POINTS} samples)",
                                  hovertemplate="%{y:.1%} (fewer than " + str(MIN_POINTS) + " samples)"), **group)
     fig.add_trace(go.Scatter(x=t, y=np.where(solid, acc, np.nan), mode="lines", name=name, line=line, visible=visible,
-                             showlegend=first, customdata=np.column_stack([se, frame["n"]]), legendgroup=name,
+                             showlegend=first, customdata=np.column_stack([se, frame["n"].to_numpy()]), legendgroup=name,
                              hovertemplate="%{y:.1%} ± %{customdata[0]:.1%} (n=%{customdata[1]})"), **group)
 
 
@@ -110,7 +112,7 @@ def accuracy_figure(per_symbol: Mapping[str, Mapping[str, pd.DataFrame]], window
         fig.update_yaxes(title_text=f"{symbol} · last {window}", tickformat=".0%", range=[0.2, 0.8], row=row, col=1)
     fig.update_xaxes(title_text="bar open time (UTC)", row=len(symbols), col=1)
     fig = _layout(fig, PANEL_HEIGHT * len(symbols))
-    fig.update_layout(hovermode="x unified", margin=dict(t=50))
+    fig.update_layout(margin=dict(t=50))  # room for the legend above the first panel
     return fig
 
 

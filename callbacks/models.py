@@ -16,9 +16,9 @@ from layouts.models import importance_options, versions_table
 
 def calibration_view(system, choice: str | None):
     """The hybrid's reliability diagram over each picked symbol's scored predictions."""
-    bins = {}
-    for symbol in picked(system.config.current()["symbols"], choice):
-        scored = system.hybrid.log.scored(symbol, ACCURACY_BARS)
+    bins, cfg = {}, system.config.current()
+    for symbol in picked(cfg["symbols"], choice):
+        scored = system.hybrid.log.scored(symbol, cfg["interval"], ACCURACY_BARS)
         bins[symbol] = calibration_bins(scored["ensemble"], scored["outcome"])
     return calibration_figure(bins)
 

@@ -98,7 +98,7 @@ def accuracy_view(system, choice: str | None, shown: str | None = None) -> tuple
     """(accuracy figure, its series version) for the picked symbol(s), or no_update twice when ``shown`` is
     that version already."""
     cfg = system.config.current()
-    per_symbol = {s: accuracy_series(system.hybrid.log.scored(s, ACCURACY_BARS), cfg["label_horizon"])
+    per_symbol = {s: accuracy_series(system.hybrid.log.scored(s, cfg["interval"], ACCURACY_BARS), cfg["label_horizon"])
                   for s in picked(cfg["symbols"], choice)}
     version = series_version(per_symbol)
     return (no_update, no_update) if version == shown else (accuracy_figure(per_symbol), version)

@@ -64,11 +64,11 @@ def symbol_health(scored: pd.DataFrame, horizon: int, window: int = WINDOW,
     return {"n": int(len(y)), "window": window, "models": models}
 
 
-def model_health(log, symbols: Iterable[str], horizon: int, window: int = WINDOW) -> dict:
+def model_health(log, symbols: Iterable[str], interval: str, horizon: int, window: int = WINDOW) -> dict:
     """``{"window", "min_samples", "symbols": {symbol: symbol_health(...)}}`` from a PredictionLog; the
     baselines get twice the window of history so the majority class is known from the window's start."""
     return {"window": window, "min_samples": MIN_SAMPLES,
-            "symbols": {s: symbol_health(log.scored(s, 2 * window), horizon, window) for s in symbols}}
+            "symbols": {s: symbol_health(log.scored(s, interval, 2 * window), horizon, window) for s in symbols}}
 
 
 def below_baseline_alerts(health: dict, now: int) -> list[dict]:

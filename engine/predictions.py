@@ -146,15 +146,15 @@ class PredictionLog:
         where, params = ("WHERE symbol=?", (symbol,)) if symbol else ("", ())
         return self.db.query(f"SELECT COUNT(*) AS n FROM predictions {where}", params)[0]["n"]
 
-    def scored(self, symbol: str, limit: int = 1000) -> pd.DataFrame:
-        """The newest ``limit`` scored predictions of ``symbol``, oldest first: open_time, outcome and
-        P(up) per model and "ensemble" (NaN where a model had no answer)."""
+    def scored(self, symbol: str, interval: str, limit: int = 1000) -> pd.DataFrame:
+        """The newest ``limit`` scored predictions of ``symbol`` on ``interval`` bars, oldest first: open_time,
+        outcome and P(up) per model and "ensemble" (NaN where a model had no answer)."""
         rows = self.db.connect().execute(
-            f"SELECT open_time, outcome, {', '.join(COLUMNS)} FROM predictions WHERE symbol=? "
-            "AND outcome IS NOT NULL ORDER BY open_time DESC LIMIT ?", (symbol, int(limit))).fetchall()
-        frame = pd.DataFrame(np.array(rows, dtype=np.float64).reshape(len(rows), 2 + len(COLUMNS))[::-1],
-                             columns=["open_time", "outcome", *(c[2:] for c in COLUMNS)])
-        return frame.astype({"open_time": np.int64, "outcome": np.int64})
+            f"SELECT open_time, outcome, {', '.join(COLUMNS)} FROM predictions WHERE symbol=? AND interval=? "
+            "AND outcome IS NOT NULL ORDER BY open_time DESC LIMIT ?", (symbol, interval, int(limit))).fetchall()
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 2 + len(COLUMNS))[::-1]  # None -> nan
+        return pd.DataFrame({"open_time": table[:, 0].astype(np.int64), "outcome": table[:, 1].astype(np.int64),
+                             **{c[2:]: table[:, i + 2] for i, c in enumerate(COLUMNS)}})
 
     def cleanup(self, older_than_ms: int) -> int:
         """Delete predictions for candles that opened before ``older_than_ms``; returns rows deleted."""

@@ -197,7 +197,7 @@ class HybridLearningSystem:
         collection = self.data_collection()
         last_runs = self.jobs.last_runs()
         retrain = last_runs.get("batch_retrain")
-        health = model_health(self.hybrid.log, cfg["symbols"], cfg["label_horizon"])
+        health = model_health(self.hybrid.log, cfg["symbols"], cfg["interval"], cfg["label_horizon"])
         return {
             "running": running,
             "time": now,

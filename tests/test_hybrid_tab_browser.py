@@ -17,7 +17,7 @@ from engine.db import Database
 from engine.features import FEATURE_COLUMNS
 from engine.system import HybridLearningSystem
 from layouts.panels import UNREACHABLE_TEXT
-from tests.browser_fixtures import (DashboardServer, browser, require_chromium,  # noqa: F401
+from tests.browser_fixtures import (DashboardServer, browser, open_page, require_chromium,  # noqa: F401
                                     screenshot, wait_until)
 from tests.fake_binance import closed_port
 
@@ -56,15 +56,10 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(browser, server):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("console", lambda msg: pg.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: pg.errors.append(f"pageerror: {exc}"))
-    pg.goto(server.url)
+    pg = open_page(browser, server.url)
     pg.wait_for_selector("#accuracy-graph .main-svg .scatterlayer .trace", timeout=TIMEOUT_MS)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def _pick(page, symbol: str) -> None:
