@@ -237,9 +237,16 @@ def prediction_result(pred: Mapping) -> html.Div:
     probs = pred.get("probabilities") or {}
     votes = pred.get("individual_predictions") or {}
     versions = pred.get("model_versions") or {}
-    rows = [("batch", direction_badge(pred.get("batch_prediction")), percent(probs.get("batch")),
+    weights = pred.get("weights") or {}
+    excluded = pred.get("excluded") or {}  # the learning side's exclusions, when reported
+
+    def share(name: str) -> Any:
+        if name in excluded:
+            return html.Span([badge("excluded", "warning"), html.Div(excluded[name], className="small text-muted")])
+        return percent(weights.get(name)) if name in weights else DASH
+    rows = [("batch", direction_badge(pred.get("batch_prediction")), percent(probs.get("batch")), share("batch"),
              versions.get("batch", DASH))]
-    rows += [(name, direction_badge(vote), percent(probs.get(name)), versions.get(name, DASH))
+    rows += [(name, direction_badge(vote), percent(probs.get(name)), share(name), versions.get(name, DASH))
              for name, vote in votes.items() if name != "batch"]
     head = html.Div([
         html.Div([html.Div("Ensemble", className="hls-stat-label"),
@@ -251,5 +258,5 @@ def prediction_result(pred: Mapping) -> html.Div:
                   badge(pred.get("status", DASH), "success" if pred.get("status") == "ok" else "warning")]),
     ], className="d-flex justify-content-between align-items-center mb-3")
     notes = pred.get("notes") or []
-    return html.Div([head, table(("model", "vote", "P(up)", "version"), rows, id="predict-votes"),
+    return html.Div([head, table(("model", "vote", "P(up)", "weight", "version"), rows, id="predict-votes"),
                      html.Div("; ".join(notes), className="small text-muted mt-2") if notes else None])

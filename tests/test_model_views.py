@@ -139,6 +139,16 @@ def test_status_cards_show_batch_scores_beside_the_baseline_and_learning_fields_
     assert "not serving" in text and "online models only" in text
 
 
+def test_prediction_shows_the_weights_used_and_exclusions_only_when_reported():
+    pred = {"status": "ok", "ensemble_prediction": 1, "ensemble_confidence": 0.6, "batch_prediction": 1,
+            "individual_predictions": {"sgd": 1, "mlp_online": 0}, "probabilities": {"batch": 0.6, "sgd": 0.7},
+            "weights": {"batch": 0.75, "sgd": 0.25}, "model_versions": {}}
+    text = text_of(panels.prediction_result(pred))
+    assert "75.0%" in text and "25.0%" in text and "excluded" not in text
+    pred["excluded"] = {"mlp_online": "recent log loss worse than the baseline's"}
+    assert "recent log loss worse" in text_of(panels.prediction_result(pred))
+
+
 def test_network_failure_reads_in_words_with_the_detail_behind_a_toggle():
     reason = ("Binance unreachable at https://api.binance.com (ConnectionError ([Errno -2] Name or service not "
               "known)); replaying the bundled candles")
