@@ -45,9 +45,12 @@ def with_detail(headline: str, detail: str | None, id: str | None = None) -> Any
 def _candles(result: Mapping) -> str:
     new = {s: n for s, n in (result.get("new_candles") or {}).items() if n}
     source = f" ({result['source']})" if result.get("source") else ""
-    if not new:
-        return f"no new candles{source}"
-    return ", ".join(f"{s} +{number(n)}" for s, n in new.items()) + f" candles{source}"
+    line = (", ".join(f"{s} +{number(n)}" for s, n in new.items()) + f" candles{source}") if new else \
+        f"no new candles{source}"
+    failed = result.get("failed") or {}
+    for symbol, error in failed.items():  # retried by the next collection
+        line += f" · {symbol} failed: " + ("Binance unreachable" if is_network_error(error) else error)
+    return line
 
 
 def _online(result: Mapping) -> str:

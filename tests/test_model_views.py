@@ -189,6 +189,9 @@ def test_retrain_result_is_a_readable_card():
 @pytest.mark.parametrize("run, line", [
     ({"job": "collect", "result": {"source": "replay", "new_candles": {"BTCUSDT": 2, "ETHUSDT": 0}}},
      "BTCUSDT +2 candles (replay)"),
+    ({"job": "collect", "result": {"source": "live", "new_candles": {"BTCUSDT": 1}, "failed": {
+        "ETHUSDT": "BinanceUnavailable: ConnectionError (x)"}}},
+     "BTCUSDT +1 candles (live) · ETHUSDT failed: Binance unreachable"),
     ({"job": "collect", "outcome": "error", "error": "CollectError: BinanceUnavailable: timed out"},
      "failed: Binance unreachable"),
     ({"job": "online_update", "result": {"status": "updated", "samples": 41, "update_results": {"sgd": 0.5}}},
