@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, Input, Output, ctx, no_update
 
 from callbacks.model_figures import calibration_bins, calibration_figure, importance_figure
 from callbacks.status import ACCURACY_BARS, picked
@@ -60,8 +60,8 @@ def register(app, get_system: Callable) -> None:
                 *importance_view(versions, int(version) if version else None))
 
     @app.callback(Output("rollback-message", "children"), Input({"type": "rollback", "version": ALL}, "n_clicks"),
-                  State("tabs", "active_tab"), prevent_initial_call=True)
-    def do_rollback(clicks, _tab):
+                  prevent_initial_call=True)
+    def do_rollback(clicks):
         if not ctx.triggered_id or not any(clicks):  # the buttons were (re)drawn, not pressed
             return no_update
         return rollback(get_system(), ctx.triggered_id["version"])
