@@ -21,6 +21,7 @@ LINES = {"ensemble": "hybrid", "batch": "batch", "sgd": "sgd", "passive_aggressi
 BASELINE_LINES = {"majority_class": "baseline: majority class", "reversal": "baseline: reversal"}
 PANEL_HEIGHT = 340  # px per symbol
 MIN_BIN = 20  # predictions per calibration group at least
+MAX_POINTS = 250  # per line: a rolling mean changes little from bar to bar, the page loads 4x less
 SHOWN = ("hybrid", "batch")  # drawn at once; the online models are a legend click away (a calmer chart)
 
 
@@ -56,6 +57,21 @@ def accuracy_series(scored: pd.DataFrame, horizon: int, window: int = WINDOW) ->
         guess = to_prediction(baseline_probabilities(y, horizon)[baseline])
         series[name] = rolling_accuracy(times, guess == y, window)
     return series
+
+
+def thin(frame: pd.DataFrame, most: int = MAX_POINTS) -> pd.DataFrame:
+    """Every k-th row so that at most about ``most`` remain, the last row always kept.
+
+    >>> thin(pd.DataFrame({"a": range(10)}), most=4)["a"].tolist()
+    [0, 3, 6, 9]
+    """
+    step = -(-len(frame) // most)
+    if step <= 1:
+        return frame
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[::step] = True
+    keep[-1] = True
+    return frame[keep]
 
 
 def _ms(times) -> np.ndarray:
@@ -107,7 +123,7 @@ def accuracy_figure(per_symbol: Mapping[str, Mapping[str, pd.DataFrame]], window
     fig = make_subplots(rows=len(symbols), cols=1, vertical_spacing=0.12 / len(symbols))
     for row, symbol in enumerate(symbols, start=1):
         for name, frame in per_symbol[symbol].items():
-            _add_series(fig, name, frame, row, first=row == 1)
+            _add_series(fig, name, thin(frame), row, first=row == 1)
         fig.add_hline(y=0.5, line=dict(color="#adb5bd", width=1, dash="dot"), row=row, col=1)
         fig.update_yaxes(title_text=f"{symbol} · last {window}", tickformat=".0%", range=[0.2, 0.8], row=row, col=1)
     fig.update_xaxes(title_text="bar open time (UTC)", row=len(symbols), col=1)
