@@ -149,8 +149,11 @@ def retrain_card(result: Mapping) -> html.Div:
     base = metrics.get("baseline") or {}
     champion = result.get("champion_metrics") or {}
     promoted = result.get("promoted")
+    champion_version = result.get("champion_version")
     head = (f"Version {result.get('version')} promoted — now serving" if promoted else
-            f"Version {result.get('version')} not promoted — v{result.get('champion_version')} keeps serving")
+            f"Version {result.get('version')} not promoted — " + (f"v{champion_version} keeps serving"
+                                                                    if champion_version is not None else
+                                                                    "no batch model serves yet"))
     beats = metrics.get("beats_baseline")
     rows = [("hold-out log loss", with_se(metrics.get("log_loss"), metrics.get("log_loss_se"), pct=False),
              with_se(champion.get("log_loss"), champion.get("log_loss_se"), pct=False) if champion else DASH,

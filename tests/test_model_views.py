@@ -182,6 +182,9 @@ def test_retrain_result_is_a_readable_card():
     kept = text_of(retrain_card({**RETRAIN, "promoted": False, "metrics": {**RETRAIN["metrics"],
                                                                           "beats_baseline": False}}))
     assert "not promoted — v1 keeps serving" in kept and "does not beat the baseline" in kept
+    first_loses = text_of(retrain_card({**RETRAIN, "promoted": False, "champion_version": None,
+                                        "champion_metrics": None}))
+    assert "not promoted — no batch model serves yet" in first_loses and "vNone" not in first_loses
     shown = job_result({"job": "batch_retrain", "outcome": "ok", "duration_ms": 1200, "result": RETRAIN})
     assert find(shown, "retrain-card") is not None
 
