@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, ctx, no_update
+from dash import ALL, Input, Output, State, ctx, no_update
 
 from callbacks.model_figures import calibration_bins, calibration_figure, importance_figure
 from callbacks.status import ACCURACY_BARS, picked
@@ -44,20 +44,32 @@ def rollback(system, version: int) -> dbc.Alert:
                      color="success", className="py-2 mb-0", id="rollback-ok", duration=6000)
 
 
+def versions_digest(versions: list[dict]) -> str:
+    """What the versions table shows changes only with a new version, a rollback or a removed file.
+
+    >>> versions_digest([{"version": 2, "active": True, "available": True}])
+    '2:True:True'
+    """
+    return ",".join(f"{v['version']}:{v.get('active')}:{v.get('available')}" for v in versions)
+
+
 def register(app, get_system: Callable) -> None:
-    @app.callback(Output("versions-content", "children"), Output("calibration-graph", "figure"),
+    @app.callback(Output("versions-content", "children"), Output("versions-digest", "data"),
+                  Output("calibration-graph", "figure"),
                   Output("importance-graph", "figure"), Output("importance-version", "options"),
                   Output("importance-version", "value"),
                   Input("tabs", "active_tab"), Input("state-version", "data"), Input("symbol-picker", "value"),
                   Input("importance-version", "value"), Input("rollback-message", "children"),
-                  prevent_initial_call=True)  # drawn when its tab is opened
-    def render(tab, _version, choice, version, _rolled):
+                  State("versions-digest", "data"), prevent_initial_call=True)  # drawn when its tab is opened
+    def render(tab, _version, choice, version, _rolled, shown):
         if tab != "models":
-            return (no_update,) * 5
+            return (no_update,) * 6
         system = get_system()
         versions = system.batch.versions()
-        return (versions_table(versions), calibration_view(system, choice),
-                *importance_view(versions, int(version) if version else None))
+        digest = versions_digest(versions)
+        # the table is redrawn only when it changed: a rollback button never moves under the pointer
+        table = (no_update, no_update) if digest == shown else (versions_table(versions), digest)
+        return (*table, calibration_view(system, choice), *importance_view(versions, int(version) if version else None))
 
     @app.callback(Output("rollback-message", "children"), Input({"type": "rollback", "version": ALL}, "n_clicks"),
                   prevent_initial_call=True)

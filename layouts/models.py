@@ -83,7 +83,8 @@ def layout(config: dict) -> html.Div:
     graph = {"config": {"displaylogo": False}}
     return html.Div([
         card("Batch model versions (newest first): scores on each version's own hold-out", [
-            html.Div(id="versions-content"), html.Div(id="rollback-message", className="mt-2")]),
+            html.Div(id="versions-content"), dcc.Store(id="versions-digest"),
+            html.Div(id="rollback-message", className="mt-2")]),
         dbc.Row([
             dbc.Col(card("Calibration: the hybrid's P(up) against what happened",
                          dcc.Graph(id="calibration-graph", **graph)), lg=6),

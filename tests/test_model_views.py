@@ -27,7 +27,7 @@ from tests.system_fixtures import make_system
 BTC_2017, ETH_2024 = 1_502_000_000_000, 1_717_000_000_000
 
 
-@pytest.mark.parametrize("module", [engine.health, layouts.health, layouts.joblog])
+@pytest.mark.parametrize("module", [engine.health, layouts.health, layouts.joblog, callbacks.models])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
