@@ -104,7 +104,8 @@ def _add_series(fig: go.Figure, name: str, frame: pd.DataFrame, row: int, first:
                                  name=f"{name} (< {MIN_POINTS} samples)",
                                  hovertemplate="%{y:.1%} (fewer than " + str(MIN_POINTS) + " samples)"), **group)
     fig.add_trace(go.Scatter(x=t, y=np.where(solid, acc, np.nan), mode="lines", name=name, line=line, visible=visible,
-                             showlegend=first, customdata=np.column_stack([se, frame["n"].to_numpy()]), legendgroup=name,
+                             showlegend=first, legendgroup=name,
+                             customdata=np.column_stack([se, frame["n"].to_numpy()]),
                              hovertemplate="%{y:.1%} ± %{customdata[0]:.1%} (n=%{customdata[1]})"), **group)
 
 

@@ -60,7 +60,8 @@ def series_version(per_symbol: Mapping[str, Mapping]) -> str:
 
 def status_view(status: Mapping) -> tuple:
     """(source badge, alerts, status cards, what a manual online update would learn)."""
-    waiting = panels.waiting_note(status.get("buffer") or {}, (status.get("config") or {}).get("min_data_points_for_update"))
+    minimum = (status.get("config") or {}).get("min_data_points_for_update")
+    waiting = panels.waiting_note(status.get("buffer") or {}, minimum)
     return panels.source_badge(status), panels.alerts(status), panels.status_cards(status), waiting
 
 

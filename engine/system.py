@@ -220,7 +220,8 @@ class HybridLearningSystem:
             "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
                        "pending": online.get("pending")},
             "model_health": health,
-            "alerts": self._alerts(now, cfg, online, collection, last_runs, active) + below_baseline_alerts(health, now),
+            "alerts": (self._alerts(now, cfg, online, collection, last_runs, active)
+                       + below_baseline_alerts(health, now)),
             "config": cfg,
         }
 

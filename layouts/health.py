@@ -52,7 +52,8 @@ def health_table(symbol: str, health: Mapping, min_samples: int, online_models: 
                      with_se(m.get("log_loss"), m.get("log_loss_se"), pct=False),
                      with_se(majority.get("log_loss"), majority.get("log_loss_se"), pct=False),
                      html.Span([verdict(m.get("beats_baseline"), m.get("n"), min_samples), " ",
-                                excluded_badge(online), html.Div(reason, className="small text-muted") if reason else None])))
+                                excluded_badge(online),
+                                html.Div(reason, className="small text-muted") if reason else None])))
     return html.Div([html.Div(f"{symbol} · last {number(health.get('n'))} scored predictions",
                               className="hls-stat-label mt-2"),
                      table(("model", "n", "accuracy", "majority", "reversal", "log loss", "baseline log loss",

@@ -170,7 +170,8 @@ def retrain_card(result: Mapping) -> html.Div:
                "majority baseline"), rows, id="retrain-scores"),
         html.Div([badge("beats the baseline", "success") if beats else badge("does not beat the baseline", "danger")
                   if beats is False else None,
-                  f" trained on {number(result.get('rows_train'))} bars, judged on the {number(result.get('rows_holdout'))}"
+                  f" trained on {number(result.get('rows_train'))} bars, judged on the "
+                  f"{number(result.get('rows_holdout'))}"
                   f" newest ({utc_time(window[0])} – {utc_time(window[1])})"], className="small mt-1"),
     ], className="hls-result-card", id="retrain-card")
 

@@ -33,7 +33,8 @@ def _windows(v: Mapping) -> html.Div:
 def _state(v: Mapping) -> Any:
     if v.get("active"):
         return badge("active", "success")
-    return badge("promoted earlier" if v.get("promoted") else "not promoted", "info" if v.get("promoted") else "secondary")
+    promoted = v.get("promoted")
+    return badge("promoted earlier" if promoted else "not promoted", "info" if promoted else "secondary")
 
 
 def _rollback(v: Mapping) -> Any:
