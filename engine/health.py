@@ -25,8 +25,9 @@ KEYS = ("n", "accuracy", "accuracy_se", "log_loss", "log_loss_se")
 
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict:
+    """n, accuracy and log loss with their standard errors, to 6 decimals (what the API shows)."""
     s = summarize(y, p)
-    return {k: s[k] for k in KEYS}
+    return {k: round(s[k], 6) if isinstance(s[k], float) else s[k] for k in KEYS}
 
 
 def symbol_health(scored: pd.DataFrame, horizon: int, window: int = WINDOW,
