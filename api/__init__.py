@@ -25,8 +25,13 @@ def route_modules() -> list[str]:
     return [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)]
 
 
-def _error(status: int, field: str, message: str):
-    return jsonify({"error": f"{field}: {message}", "field": field, "message": message}), status
+def _error(status: int, field: str, message: str, errors: dict | None = None):
+    """The error answer; ``errors`` ({field: message}, e.g. every field of a bad sample) comes as an ordered
+    list ``[{"field", "message"}]`` (a JSON object's keys would be re-sorted)."""
+    body = {"error": f"{field}: {message}", "field": field, "message": message}
+    if errors:
+        body["errors"] = [{"field": f, "message": m} for f, m in errors.items()]
+    return jsonify(body), status
 
 
 def _view(system, r: Route):
@@ -50,7 +55,7 @@ def create_blueprint(system) -> Blueprint:
                                                       "responses": {"200": {"description": "OpenAPI 3 JSON"}}}}})
     bp.add_url_rule(OPENAPI_PATH, endpoint="openapi", view_func=lambda: jsonify(spec))
     bp.register_error_handler(BodyTooLarge, lambda e: _error(413, e.field, e.message))
-    bp.register_error_handler(ValidationError, lambda e: _error(400, e.field, e.message))
+    bp.register_error_handler(ValidationError, lambda e: _error(400, e.field, e.message, getattr(e, "errors", None)))
     bp.register_error_handler(NotReady, lambda e: _error(503, "system", str(e)))
 
     # JSON 404 for any other /ml/ path or method (the Dash app would otherwise serve its page)

@@ -168,7 +168,7 @@ def online_stats(system):
     return system.online.stats()
 
 
-@route("/ml/online/update", "POST", summary="Run an online update now (skipped when too few new samples)",
+@route("/ml/online/update", "POST", summary="Run an online update now on the samples waiting (skipped when none)",
        query={"batch_size": "samples per partial_fit step, 1-10000 (default 50)"})
 def online_update(system):
     return job_answer(system.run_job("online_update", "api", batch_size=int_arg("batch_size", 50, 1, 10_000)))
@@ -177,10 +177,10 @@ def online_update(system):
 @route("/ml/online/add_training_data", "POST", summary="Add one labelled sample to the online buffer",
        body='{"features": {23 feature names -> number}, "target": 0|1, "symbol": "BTCUSDT"}')
 def online_add(system):
-    body = body_fields({"features", "target", "symbol", "open_time"}, required=("features", "target", "symbol"))
-    symbol = system.check_symbol(body["symbol"])
-    added = system.online.add_training_data(body["features"], body["target"], symbol, source="api",
-                                            open_time=body.get("open_time"))
+    body = body_fields({"features", "target", "symbol", "open_time"})
+    # the engine checks the whole sample at once: a 400 names every field at fault in "errors"
+    added = system.online.add_training_data(body.get("features"), body.get("target"), body.get("symbol"),
+                                            source="api", open_time=body.get("open_time"))
     return {"status": "added" if added else "duplicate", "added": added,
             "pending": system.online.pending_count()}, 201 if added else 200
 
@@ -218,17 +218,27 @@ def data_collection_stats(system):
 
 
 @route("/ml/jobs", summary="Recent job runs (newest first) and next scheduled runs",
-       query={"job": "only this job", "limit": "1-1000 (default 50)"})
+       query={"job": "only this job", "outcome": "only this outcome (ok, skipped, error, busy, running, interrupted)",
+              "routine": "false: leave out scheduled collects that went fine (default true)",
+              "limit": "1-1000 (default 50)", "offset": "runs to skip, for paging (default 0)"})
 def jobs(system):
     job = request.args.get("job")
     if job is not None and job not in system.jobs.names:
         raise ValidationError("job", f"unknown job; have {', '.join(system.jobs.names)}")
-    return {"runs": system.jobs.history(job, int_arg("limit", 50, 1, 1000)), "next_runs": system.status()["next_runs"]}
+    routine = request.args.get("routine", "true")
+    if routine not in ("true", "false"):
+        raise ValidationError("routine", "must be true or false")
+    filters = {"job": job, "outcome": request.args.get("outcome"), "routine": routine == "true"}
+    return {"runs": system.jobs.history(limit=int_arg("limit", 50, 1, 1000),
+                                        offset=int_arg("offset", 0, 0, 10**9), **filters),
+            "total": system.jobs.count(**filters), "next_runs": system.status()["next_runs"]}
 
 
-@route("/ml/predictions", summary="Stored predictions with their outcomes once known, and live accuracy",
-       query={"symbol": "only this symbol (case-insensitive)", "limit": "1-5000 (default 100)"})
+@route("/ml/predictions", summary="Stored predictions, newest first, with their outcomes once known, and live accuracy",
+       query={"symbol": "only this symbol (case-insensitive); newest bar first", "limit": "1-5000 (default 100)",
+              "offset": "predictions to skip, for paging (default 0)"})
 def predictions(system):
     symbol = symbol_arg(system, required=False)
-    return {"symbol": symbol, "predictions": system.hybrid.history(symbol, int_arg("limit", 100, 1, 5000)),
+    rows = system.hybrid.history(symbol, int_arg("limit", 100, 1, 5000), int_arg("offset", 0, 0, 10**8))
+    return {"symbol": symbol, "predictions": rows, "total": system.hybrid.log.count(symbol),
             "accuracy": system.hybrid.accuracy_summary(symbol)}

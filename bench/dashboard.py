@@ -1,11 +1,12 @@
 """Benchmark: the dashboard's page load in headless Chromium and the server time of its periodic refresh.
 
-Prepares a data dir with a year of real hourly candles per symbol (bundled samples), trained models
-and some predictions, then measures:
+Prepares a data dir with a year of real hourly candles per symbol (bundled samples), trained models,
+10,000 scored predictions and 10,000 paper trades (seeded through the engine's own calls), then measures:
   1. server: GET /_dash-layout (the page load's one data request: the first tab's panels come filled
      in), the periodic refresh callback (the state-version poll: system.status() + fingerprint)
      dispatched through Dash's /_dash-update-component (Flask test client), and each panel callback
-     it triggers; reference: GET /_dash-layout-free static route (vendor CSS) in the same run.
+     it triggers (with the symbol picker on one symbol and on "All symbols"); reference: a static route
+     (vendor CSS) in the same run.
      Goal: poll <= 50 ms.
   2. browser: from navigation to the status cards and the accuracy chart drawn, and to the market
      chart drawn after opening the Market tab (``python app.py`` on loopback, /usr/bin/chromium);
@@ -31,10 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 YEAR_BARS = 365 * 24
 ENV = {"HLS_DATA_SOURCE": "replay"}
+PREDICTIONS = TRADES = 10_000
+# while seeding: every bar a signal, many trades open at once, each closed after one bar
+SEED_RULES = {"signal_confidence_threshold": 0.5, "max_open_trades_per_symbol": 60, "max_holding_bars": 1}
 
 
 def prepare(data_dir: Path) -> None:
-    """A year of candles per symbol, a batch model, online models and scored predictions."""
+    """A year of candles per symbol, a batch model, online models, PREDICTIONS scored predictions and TRADES
+    closed paper trades (seeded through the engine's own calls: PredictionLog.record, PaperTrader)."""
     from engine.candles import load_sample
     from engine.system import HybridLearningSystem
     system = HybridLearningSystem(data_dir, environ=ENV)
@@ -43,7 +48,40 @@ def prepare(data_dir: Path) -> None:
     for job in ("batch_retrain", "collect", "online_update", "collect", "evaluate"):
         record = system.run_job(job, "cli")
         print(f"  prepare: {job} {record['outcome']} in {record['duration_ms']} ms", flush=True)
-    print("  stored:", {c["symbol"]: c["rows"] for c in system.store.counts()}, flush=True)
+    t0 = time.perf_counter()
+    seed_history(system)
+    print(f"  seeded predictions and trades in {time.perf_counter() - t0:.0f} s", flush=True)
+    print("  stored:", {c["symbol"]: c["rows"] for c in system.store.counts()},
+          f"predictions {system.hybrid.log.count()}, trades {len(system.trader.trades())}", flush=True)
+
+
+def seed_history(system) -> None:
+    """PREDICTIONS / n scored predictions and TRADES / n closed trades per symbol on the stored year: every bar
+    a confident call (so every bar opens a one-bar trade), recorded and traded as the pipeline does."""
+    import numpy as np
+    from engine.features import FEATURE_COLUMNS, compute_features
+    defaults = {k: system.config.current()[k] for k in SEED_RULES}
+    system.config.update(SEED_RULES)
+    symbols = system.config.current()["symbols"]
+    rng = np.random.default_rng(0)
+    for symbol in symbols:
+        candles = system.store.tail(symbol, "1h", YEAR_BARS)
+        features = compute_features(candles).dropna()
+        features = features.iloc[-(max(PREDICTIONS, TRADES) // len(symbols) + 1):-1]  # each bar has an outcome
+        for i, (open_time, row) in enumerate(features.iterrows()):
+            p = float(rng.uniform(0.35, 0.65))
+            prediction = {"symbol": symbol, "open_time": int(open_time), "status": "ok",
+                          "ensemble_prediction": int(p >= 0.5), "ensemble_confidence": max(p, 1 - p),
+                          "features": dict(zip(FEATURE_COLUMNS, row.to_numpy(dtype=float)))}
+            if i < PREDICTIONS // len(symbols):
+                system.hybrid.log.record(symbol, "1h", int(open_time), 1, {"ensemble": p, "batch": p}, "ok")
+            if i < TRADES // len(symbols):
+                system.trader.on_prediction(prediction)
+            if i % 50 == 49:
+                system.trader.on_candles(symbol)
+        system.trader.on_candles(symbol)
+    system.hybrid.score_outcomes()
+    system.config.update(defaults)
 
 
 def _median_ms(fn, repeat: int) -> float:
@@ -68,6 +106,12 @@ def _payload(app, output: str, inputs: dict, state: dict | None = None, changed:
             "changedPropIds": [changed] if changed else []}
 
 
+# what the page's other inputs hold when the state changes: the Hybrid Learning tab open, first pages, no filters
+PAGE_INPUTS = {"tabs.active_tab": "hybrid", "history-pages.active_page": 1, "joblog-pages.active_page": 1,
+               "joblog-job.value": "any", "joblog-outcome.value": "any", "joblog-routine.value": False,
+               "importance-version.value": None, "rollback-message.children": None}
+
+
 def bench_server(data_dir: Path, repeat: int) -> dict:
     import app as dashboard
     app = dashboard.create_app({"data_dir": data_dir, "start_scheduler": False, "environ": ENV})
@@ -81,16 +125,24 @@ def bench_server(data_dir: Path, repeat: int) -> dict:
            "layout (GET /_dash-layout, first tab filled in)": _median_ms(lambda: client.get("/_dash-layout").data,
                                                                            repeat),
            "poll (refresh callback)": _median_ms(lambda: post(poll), repeat)}
-    for output in app.callback_map:
-        cb = app.callback_map[output]
-        if [i["id"] for i in cb["inputs"]] == ["state-version"] and not cb.get("background"):
-            body = _payload(app, output, {"state-version.data": "new"}, {}, "state-version.data")
-            assert post(body).status_code == 200, output
-            out[f"render {output[:60]}"] = _median_ms(lambda: post(body), repeat)
+    for choice in ("BTCUSDT", "ALL"):
+        values = {**PAGE_INPUTS, "symbol-picker.value": choice}
+        for output in app.callback_map:
+            cb = app.callback_map[output]
+            inputs = [f"{i['id']}.{i['property']}" for i in cb["inputs"]]
+            if "state-version.data" in inputs and not cb.get("background"):
+                body = _payload(app, output, {**values, "state-version.data": "new"},
+                                {f"{s['id']}.{s['property']}": None for s in cb["state"]}, "state-version.data")
+                assert post(body).status_code in (200, 204), output
+                out[f"render [{choice}] {output[:52]}"] = _median_ms(lambda: post(body), repeat)
     market = _payload(app, "..market-graph.figure...market-summary.children..",
                       {"symbol-picker.value": "BTCUSDT", "market-range.value": 720, "tabs.active_tab": "market"},
                       {}, "tabs.active_tab")
     out["render market (30 days)"] = _median_ms(lambda: post(market), repeat)
+    models = next(o for o in app.callback_map if "versions-content" in o)
+    body = _payload(app, models, {**PAGE_INPUTS, "symbol-picker.value": "BTCUSDT", "tabs.active_tab": "models"},
+                    {}, "tabs.active_tab")
+    out["render models tab (versions, calibration, importance)"] = _median_ms(lambda: post(body), repeat)
     return out
 
 

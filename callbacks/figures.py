@@ -1,4 +1,4 @@
-"""Pure figure builders: plain data in (lists, dicts, DataFrames shaped as the engine returns them), plotly figures out."""
+"""Pure figure builders (the model-quality ones are in callbacks.model_figures): plain data in (lists, dicts, DataFrames shaped as the engine returns them), plotly figures out."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -8,7 +8,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.metrics import baseline_probabilities, to_prediction
 
 COLORS = {"hybrid": "#6f42c1", "batch": "#0d6efd", "baseline": "#6c757d", "sgd": "#20c997",
           "passive_aggressive": "#fd7e14", "mlp_online": "#d63384"}
@@ -31,76 +30,6 @@ def empty_figure(message: str, height: int = 320) -> go.Figure:
                        xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, height)
-
-
-def rolling_accuracy(times: Sequence[int], correct: Sequence[bool], window: int = 50) -> list[tuple[int, float]]:
-    """Accuracy over the last ``window`` scored outcomes at each time (ms), oldest first.
-
-    >>> rolling_accuracy([3, 1, 2], [True, False, True], window=2)
-    [(1, 0.0), (2, 0.5), (3, 1.0)]
-    """
-    if len(times) == 0:
-        return []
-    s = pd.Series(np.asarray(correct, dtype=float), index=np.asarray(times, dtype=np.int64)).sort_index()
-    acc = s.rolling(window, min_periods=1).mean()
-    return [(int(t), float(a)) for t, a in zip(acc.index, acc.to_numpy())]
-
-
-def accuracy_series(performance: Sequence[Mapping], predictions: Sequence[Mapping], horizon: int,
-                    window: int = 50) -> dict[str, list[tuple[int, float]]]:
-    """Accuracy lines for one chart: each online model from its performance history, and the hybrid,
-    the batch model and the majority-class baseline as rolling accuracy over scored predictions.
-
-    ``performance``: OnlineLearningManager.performance_history() rows (time, model, accuracy);
-    ``predictions``: HybridEnsemble.history() rows (outcome, correct, scored_at, open_time, symbol).
-    Every point is placed at the wall-clock time it was measured (scored_at for predictions); an
-    online update that scored several chunks gives one point per model (chunks weighted by size).
-    """
-    updates: dict[tuple[str, int], list[float]] = {}  # (model, time) -> [correct, n]
-    for row in performance:
-        if row.get("accuracy") is not None and row.get("n"):
-            acc = updates.setdefault((row["model"], int(row["time"])), [0.0, 0])
-            acc[0] += float(row["accuracy"]) * row["n"]
-            acc[1] += row["n"]
-    series: dict[str, list[tuple[int, float]]] = {}
-    for (model, time), (correct, n) in sorted(updates.items(), key=lambda kv: kv[0][1]):
-        series.setdefault(f"online: {model}", []).append((time, correct / n))
-    scored = sorted((p for p in predictions if p.get("outcome") is not None), key=lambda p: (p["scored_at"], p["open_time"]))
-    for model, name in (("ensemble", "hybrid"), ("batch", "batch")):
-        rows = [p for p in scored if p["correct"].get(model) is not None]
-        series[name] = rolling_accuracy([p["scored_at"] for p in rows], [p["correct"][model] for p in rows], window)
-    times, correct = [], []
-    for symbol in sorted({p["symbol"] for p in scored}):
-        rows = sorted((p for p in scored if p["symbol"] == symbol), key=lambda p: p["open_time"])
-        outcomes = np.array([p["outcome"] for p in rows], dtype=float)
-        guess = to_prediction(baseline_probabilities(outcomes, horizon)["majority_class"])
-        times += [p["scored_at"] for p in rows]
-        correct += (guess == outcomes).tolist()
-    series["baseline: majority class"] = rolling_accuracy(times, correct, window)
-    return series
-
-
-def accuracy_figure(series: Mapping[str, Sequence[tuple[int, float]]], height: int = 340) -> go.Figure:
-    """Accuracy over time, one line per model ({name: [(time_ms, accuracy), ...]}), with the 50% line.
-
-    Names matching a COLORS key (or "online: <model>") keep a fixed colour; "baseline" is dashed.
-    """
-    series = {name: pts for name, pts in series.items() if pts}
-    if not series:
-        return empty_figure("No scored predictions yet — accuracy appears once outcomes are known.", height)
-    fig = go.Figure()
-    for name, pts in series.items():
-        times, acc = zip(*pts)
-        key = "baseline" if name.startswith("baseline") else name.split(": ")[-1]
-        fig.add_trace(go.Scatter(
-            x=pd.to_datetime(np.asarray(times, dtype=np.int64), unit="ms", utc=True), y=acc, name=name,
-            mode="lines+markers" if len(pts) < 30 else "lines",
-            line=dict(color=COLORS.get(key), width=2.5 if key == "hybrid" else 1.8,
-                      dash="dash" if key == "baseline" else "solid")))
-    fig.add_hline(y=0.5, line=dict(color="#adb5bd", width=1, dash="dot"))
-    fig.update_yaxes(title_text="accuracy", tickformat=".0%", range=[0, 1])
-    fig.update_xaxes(title_text="time (UTC)")
     return _layout(fig, height)
 
 

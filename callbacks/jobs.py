@@ -13,7 +13,7 @@ from dash import Input, Output, State, no_update
 from engine.errors import ValidationError
 from engine.system import check_backfill_days
 from layouts.hybrid_learning import JOBS
-from layouts.panels import job_result
+from layouts.joblog import job_result
 
 
 POLL_MS = 250  # how often the page asks a running job for progress

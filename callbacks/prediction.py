@@ -28,18 +28,29 @@ def parse_number(text: Any) -> Any:
         return text
 
 
-def submit_sample(system, values: Sequence[Any], target: Any, symbol: Any) -> tuple[Any, str | None]:
-    """Hand one form sample to the engine; (message component, field at fault or None). Nothing is stored on error."""
+def submit_sample(system, values: Sequence[Any], target: Any, symbol: Any) -> tuple[Any, dict[str, str]]:
+    """Hand one form sample to the engine; (message component, {field: error} for every field at fault,
+    target first). Nothing is stored on error."""
     features = {name: parse_number(v) for name, v in zip(FEATURE_COLUMNS, values)}
     try:
-        symbol = system.check_symbol(symbol or "")
         added = system.online.add_training_data(features, parse_number(target), symbol, source="dashboard")
     except ValidationError as exc:
-        return dbc.Alert([html.Strong(f"{exc.field}: "), exc.message], color="danger", className="py-2 mb-0",
-                         id="form-error"), exc.field
-    text = (f"Sample stored for {symbol}; {system.online.pending_count()} pending for the next online update."
-            if added else "This sample was already stored (duplicate); nothing changed.")
-    return dbc.Alert(text, color="success" if added else "secondary", className="py-2 mb-0", id="form-ok"), None
+        errors = getattr(exc, "errors", None) or {exc.field: exc.message}
+        listed = "; ".join(f"{field.removeprefix('features.')}: {message}" for field, message in errors.items())
+        plural = "s need" if len(errors) > 1 else " needs"
+        return dbc.Alert([html.Strong(f"Not stored — {len(errors)} field{plural} attention. "), listed],
+                         color="danger", className="py-2 mb-0", id="form-error"), errors
+    text = (f"Sample stored for {str(symbol).strip().upper()}; {system.online.pending_count()} pending for the next "
+            "online update." if added else "This sample was already stored (duplicate); nothing changed.")
+    return dbc.Alert(text, color="success" if added else "secondary", className="py-2 mb-0", id="form-ok"), {}
+
+
+def form_feedback(errors: dict[str, str]) -> tuple:
+    """(invalid flag per feature, error text per feature, target invalid, target error, symbol invalid,
+    symbol error): what the form shows next to each field."""
+    per_feature = [errors.get(f"features.{name}") for name in FEATURE_COLUMNS]
+    return ([bool(e) for e in per_feature], [e or "" for e in per_feature], "target" in errors,
+            errors.get("target", ""), "symbol" in errors, errors.get("symbol", ""))
 
 
 def register(app, get_system: Callable) -> None:
@@ -53,14 +64,15 @@ def register(app, get_system: Callable) -> None:
 
     @app.callback(Output("form-message", "children"),
                   Output({"type": "feature-input", "name": ALL}, "invalid"),
-                  Output("form-target", "invalid"), Output("form-symbol", "invalid"),
+                  Output({"type": "feature-error", "name": ALL}, "children"),
+                  Output("form-target", "invalid"), Output("form-target-error", "children"),
+                  Output("form-symbol", "invalid"), Output("form-symbol-error", "children"),
                   Input("form-submit", "n_clicks"),
                   State({"type": "feature-input", "name": ALL}, "value"),
                   State("form-target", "value"), State("form-symbol", "value"), prevent_initial_call=True)
     def submit(_clicks, values, target, symbol):
-        message, field = submit_sample(get_system(), values, target, symbol)
-        bad = (field or "").split(".")[-1]
-        return message, [name == bad for name in FEATURE_COLUMNS], field == "target", field == "symbol"
+        message, errors = submit_sample(get_system(), values, target, symbol)
+        return message, *form_feedback(errors)
 
     @app.callback(Output({"type": "feature-input", "name": ALL}, "value"),
                   Input("form-fill", "n_clicks"), State("form-symbol", "value"), prevent_initial_call=True)

@@ -107,6 +107,15 @@ SCHEMA: dict[str, Field] = {
 DEFAULTS: dict[str, Any] = {k: f.default for k, f in SCHEMA.items()}
 
 
+def _tidy(value: float) -> float:
+    """A float without binary noise (12 significant digits): 0.9000000000000001 -> 0.9, so answers read well.
+
+    >>> _tidy(0.1 + 0.2), _tidy(1 - 0.9)
+    (0.3, 0.1)
+    """
+    return float(f"{float(value):.12g}")
+
+
 def _coerce(key: str, value: Any) -> Any:
     kind = SCHEMA[key].kind
     if kind is bool:
@@ -122,7 +131,7 @@ def _coerce(key: str, value: Any) -> Any:
             if value != int(value):
                 raise ConfigError(key, "must be a whole number")
             return int(value)
-        return float(value)
+        return _tidy(value)
     if kind is str:
         if not isinstance(value, str):
             raise ConfigError(key, "must be a string")
@@ -155,7 +164,7 @@ def validate(changes: dict[str, Any], base: dict[str, Any] | None = None) -> dic
     given = [w for w in weights if w in changes]
     if len(given) == 1:
         other = weights[1 - weights.index(given[0])]
-        out[other] = round(1.0 - out[given[0]], 10)
+        out[other] = _tidy(1.0 - out[given[0]])
     if abs(out[weights[0]] + out[weights[1]] - 1.0) > 1e-6:
         raise ConfigError("ensemble_weight_batch", "ensemble weights must sum to 1")
     return out

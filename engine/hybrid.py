@@ -163,5 +163,5 @@ class HybridEnsemble:
     def accuracy_summary(self, symbol: str | None = None) -> dict:
         return self.log.accuracy_summary(symbol)
 
-    def history(self, symbol: str | None = None, limit: int = 100) -> list[dict]:
-        return self.log.history(symbol, limit)
+    def history(self, symbol: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        return self.log.history(symbol, limit, offset)

@@ -27,6 +27,8 @@ from engine.locks import LockBusy, ProcessLock
 
 TRIGGERS = ("schedule", "api", "dashboard", "cli")
 OUTCOMES = ("ok", "skipped", "error", "busy", "running", "interrupted")
+# routine runs: scheduled collects that went fine (hidden from the job log unless asked for)
+ROUTINE_EXCLUDED = "NOT (job='collect' AND trigger='schedule' AND outcome='ok')"
 INTERRUPTED = "ended before finishing: the process running it was stopped (cancelled or killed)"
 
 MIGRATIONS = [
@@ -206,12 +208,36 @@ class JobRunner:
                 "duration_ms": row["duration_ms"], "outcome": row["outcome"],
                 "result": None if row["result"] is None else json.loads(row["result"]), "error": row["error"]}
 
-    def history(self, job: str | None = None, limit: int = 50) -> list[dict]:
-        """Recent runs, newest first (optionally of one job)."""
+    @staticmethod
+    def _filters(job: str | None, outcome: str | None, routine: bool) -> tuple[str, list]:
+        """SQL WHERE for history/count; ``routine=False`` leaves out the scheduled collects that went fine
+        (while replaying, one every 5 s would bury everything else)."""
+        clauses, params = [], []
+        if job:
+            clauses.append("job=?")
+            params.append(job)
+        if outcome:
+            if outcome not in OUTCOMES:
+                raise ValidationError("outcome", f"must be one of {', '.join(OUTCOMES)}")
+            clauses.append("outcome=?")
+            params.append(outcome)
+        if not routine:
+            clauses.append(ROUTINE_EXCLUDED)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def history(self, job: str | None = None, limit: int = 50, offset: int = 0, outcome: str | None = None,
+                routine: bool = True) -> list[dict]:
+        """Runs newest first, ``offset`` rows in; optionally of one job, one outcome, without routine runs."""
         self._settle()
-        where, params = ("WHERE job=?", [job]) if job else ("", [])
-        rows = self.db.query(f"SELECT * FROM job_runs {where} ORDER BY id DESC LIMIT ?", [*params, int(limit)])
+        where, params = self._filters(job, outcome, routine)
+        rows = self.db.query(f"SELECT * FROM job_runs {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                             [*params, int(limit), int(offset)])
         return [self._row(r) for r in rows]
+
+    def count(self, job: str | None = None, outcome: str | None = None, routine: bool = True) -> int:
+        """How many runs :meth:`history` pages through with the same filters."""
+        where, params = self._filters(job, outcome, routine)
+        return self.db.query(f"SELECT COUNT(*) AS n FROM job_runs {where}", params)[0]["n"]
 
     def last_runs(self) -> dict[str, dict]:
         """The latest run of every job that ever ran."""

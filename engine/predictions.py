@@ -11,6 +11,7 @@ import json
 import time
 
 import numpy as np
+import pandas as pd
 
 from engine.db import Database
 from engine.errors import ValidationError
@@ -113,13 +114,18 @@ class PredictionLog:
         return {"symbol": symbol, "predictions": counts["n"], "scored": counts["scored"],
                 "pending": counts["n"] - counts["scored"], "models": scores}
 
-    def history(self, symbol: str | None = None, limit: int = 100) -> list[dict]:
-        """Newest first: each prediction with its outcome and, per model, correct True/False/None."""
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
-            raise ValidationError("limit", "must be a whole number between 1 and 100000")
-        where, params = ("WHERE symbol=?", (symbol,)) if symbol else ("", ())
-        rows = self.db.query(f"SELECT * FROM predictions {where} ORDER BY open_time DESC, symbol LIMIT ?",
-                             (*params, limit))
+    def history(self, symbol: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Newest first, ``offset`` rows in: each prediction with its outcome and, per model, correct
+        True/False/None. One symbol's rows go by bar time; every symbol's by the time they were predicted
+        (symbols may replay different eras: bar time would put one symbol's rows all first)."""
+        for name, value, lo in (("limit", limit, 1), ("offset", offset, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= 100_000_000:
+                raise ValidationError(name, f"must be a whole number between {lo} and 100000000")
+        if symbol:
+            sql, params = "WHERE symbol=? ORDER BY open_time DESC", (symbol,)
+        else:
+            sql, params = "ORDER BY created_at DESC, open_time DESC, symbol", ()
+        rows = self.db.query(f"SELECT * FROM predictions {sql} LIMIT ? OFFSET ?", (*params, limit, offset))
         out = []
         for r in rows:
             probs = {c[2:]: r[c] for c in COLUMNS}
@@ -134,6 +140,21 @@ class PredictionLog:
                 "correct": {m: None if outcome is None or p is None else p == outcome for m, p in preds.items()},
             })
         return out
+
+    def count(self, symbol: str | None = None) -> int:
+        """Predictions stored (of one symbol): what :meth:`history` pages through."""
+        where, params = ("WHERE symbol=?", (symbol,)) if symbol else ("", ())
+        return self.db.query(f"SELECT COUNT(*) AS n FROM predictions {where}", params)[0]["n"]
+
+    def scored(self, symbol: str, interval: str, limit: int = 1000) -> pd.DataFrame:
+        """The newest ``limit`` scored predictions of ``symbol`` on ``interval`` bars, oldest first: open_time,
+        outcome and P(up) per model and "ensemble" (NaN where a model had no answer)."""
+        rows = self.db.connect().execute(
+            f"SELECT open_time, outcome, {', '.join(COLUMNS)} FROM predictions WHERE symbol=? AND interval=? "
+            "AND outcome IS NOT NULL ORDER BY open_time DESC LIMIT ?", (symbol, interval, int(limit))).fetchall()
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 2 + len(COLUMNS))[::-1]  # None -> nan
+        return pd.DataFrame({"open_time": table[:, 0].astype(np.int64), "outcome": table[:, 1].astype(np.int64),
+                             **{c[2:]: table[:, i + 2] for i, c in enumerate(COLUMNS)}})
 
     def cleanup(self, older_than_ms: int) -> int:
         """Delete predictions for candles that opened before ``older_than_ms``; returns rows deleted."""

@@ -20,6 +20,7 @@ from engine.collector import Collected, Collector
 from engine.config import ConfigStore
 from engine.db import Database
 from engine.errors import ValidationError
+from engine.health import below_baseline_alerts, model_health
 from engine.hybrid import HybridEnsemble
 from engine.jobs import JobRunner, now_ms
 from engine.online import OnlineLearningManager
@@ -36,6 +37,8 @@ DAY_MS = 86_400_000
 PREDICT_CACHE_S = 1.0  # API predictions may be this old (other processes' model updates)
 STALE_BARS = 3  # live data this many bars behind raises a "data_stale" alert
 Progress = Callable[[float, str], None]
+JOB_NAMES = ("collect", "backfill", "online_update", "batch_retrain", "evaluate", "cleanup",  # each a method
+             "outcome_warmup")
 
 
 def check_backfill_days(days: Any) -> int:
@@ -67,11 +70,8 @@ class HybridLearningSystem:
                                   gate=SignalGate(self.outcome, self.store, cfg))
         self.pipeline = Pipeline(self.store, self.online, self.hybrid, self.trader, cfg, outcome=self.outcome)
         self.jobs = JobRunner(self.db, lock_dir)
-        for name, func in (("collect", self.collect), ("backfill", self.backfill),
-                           ("online_update", self.online_update), ("batch_retrain", self.batch_retrain),
-                           ("evaluate", self.evaluate), ("cleanup", self.cleanup),
-                           ("outcome_warmup", self.outcome_warmup)):
-            self.jobs.register(name, func)
+        for name in JOB_NAMES:
+            self.jobs.register(name, getattr(self, name))
         self.scheduler = Scheduler(self.jobs, cfg, replaying=lambda: self.collector.source == "replay",
                                    dispatch=dispatch)
         self.leadership = Leadership(lock_dir, self._lead, self.scheduler.stop)
@@ -138,9 +138,10 @@ class HybridLearningSystem:
         return {"source": self.collector.source, "new_candles": dict(new), "failed": new.failed,
                 "symbols": self.pipeline.after_candles(new)}
 
-    def online_update(self, batch_size: int = 50) -> dict:
-        """Learn the pending samples (the manager skips when fewer than min_data_points_for_update wait)."""
-        return self.online.update_models_incremental(batch_size=batch_size)
+    def online_update(self, batch_size: int = 50, trigger: str = "api") -> dict:
+        """Learn the pending samples. A scheduled run skips while fewer than min_data_points_for_update wait;
+        any other trigger is an explicit order and runs on what waits (at least one sample)."""
+        return self.online.update_models_incremental(batch_size=batch_size, explicit=trigger != "schedule")
 
     def batch_retrain(self, trigger: str = "api", progress: Progress | None = None) -> dict:
         return self.batch.retrain(progress=progress, trigger=trigger)
@@ -223,6 +224,7 @@ class HybridLearningSystem:
         collection = self.data_collection()
         last_runs = self.jobs.last_runs()
         retrain = last_runs.get("batch_retrain")
+        health = model_health(self.hybrid.log, cfg["symbols"], cfg["interval"], cfg["label_horizon"])
         return {
             "running": running,
             "time": now,
@@ -246,7 +248,9 @@ class HybridLearningSystem:
             "buffer": {"size": online.get("buffer_size"), "max": online.get("buffer_max"),
                        "pending": online.get("pending")},
             "outcome_model": self.outcome.stats(),
-            "alerts": self._alerts(now, cfg, online, collection, last_runs, serving),
+            "model_health": health,
+            "alerts": (self._alerts(now, cfg, online, collection, last_runs, serving)
+                       + below_baseline_alerts(health, now)),
             "config": cfg,
         }
 

@@ -8,6 +8,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from engine.features import FEATURE_COLUMNS
+from engine.system import JOB_NAMES
+from layouts.joblog import job_filters
 from layouts.widgets import card
 
 # (job name for system.run_job, button label, button colour)
@@ -23,7 +25,10 @@ SWITCH_FIELDS = (("data_collection_enabled", "Data collection"), ("auto_retrain_
 
 
 def _job_options(job: str) -> list:
-    """Inputs a job's button runs with: backfill takes how many days of history to make sure of."""
+    """Inputs a job's button runs with (backfill: how many days of history to make sure of), and what a manual
+    online update will learn, said before the press."""
+    if job == "online_update":
+        return [html.Span(id="online_update-waiting", className="small text-muted")]
     if job != "backfill":
         return []
     return [dbc.InputGroup([dbc.Input(id="backfill-days", type="number", step=1,
@@ -56,24 +61,31 @@ def _prediction_controls(symbols: list[str]) -> html.Div:
     ])
 
 
+def _field(label: str, control, feedback_id) -> html.Div:
+    """A labelled input with its own error line right under it (Bootstrap shows it when the input is invalid)."""
+    return html.Div([dbc.Label(label, html_for=control.id if isinstance(control.id, str) else None,
+                               className="hls-form-label"), control, dbc.FormFeedback(id=feedback_id, type="invalid")])
+
+
 def _training_form(symbols: list[str]) -> html.Div:
-    inputs = [dbc.Col(html.Div([
-        dbc.Label(name, html_for=f"feature-{name}", className="hls-form-label"),
-        dbc.Input(id={"type": "feature-input", "name": name}, type="text", inputMode="decimal", size="sm",
-                  placeholder="0.0", debounce=True)]), xs=6, md=4, xl=3, className="mb-2") for name in FEATURE_COLUMNS]
+    inputs = [dbc.Col(_field(name, dbc.Input(id={"type": "feature-input", "name": name}, type="text",
+                                             inputMode="decimal", size="sm", debounce=True),
+                             {"type": "feature-error", "name": name}), xs=6, md=4, xl=3, className="mb-2")
+              for name in FEATURE_COLUMNS]
     return html.Div([
-        dbc.Row(inputs, className="g-2"),
         dbc.Row([
-            dbc.Col([dbc.Label("target", html_for="form-target", className="hls-form-label"),
-                     dbc.Select(id="form-target", size="sm", value="",
-                                options=[{"label": "choose…", "value": ""}, {"label": "1 — price went up", "value": "1"},
-                                         {"label": "0 — price went down", "value": "0"}])], md=4),
-            dbc.Col([dbc.Label("symbol", html_for="form-symbol", className="hls-form-label"),
-                     dbc.Input(id="form-symbol", size="sm", value=symbols[0], type="text")], md=4),
+            dbc.Col(_field("target (what the price did next)",
+                           dbc.Select(id="form-target", size="sm", placeholder="choose…",
+                                      options=[{"label": "1 — price went up", "value": "1"},
+                                               {"label": "0 — price went down", "value": "0"}]),
+                           "form-target-error"), md=4),
+            dbc.Col(_field("symbol", dbc.Input(id="form-symbol", size="sm", value=symbols[0], type="text"),
+                           "form-symbol-error"), md=4),
             dbc.Col(html.Div([dbc.Button("Fill from latest bar", id="form-fill", color="light", size="sm"),
                               dbc.Button("Add sample", id="form-submit", color="success", size="sm")],
-                             className="d-flex gap-2 align-items-end h-100"), md=4),
-        ], className="g-2 mt-1"),
+                             className="d-flex gap-2 align-items-end h-100 pb-1"), md=4),
+        ], className="g-2 mb-2"),
+        dbc.Row(inputs, className="g-2"),
         html.Div(id="form-message", className="mt-2"),
     ])
 
@@ -81,11 +93,15 @@ def _training_form(symbols: list[str]) -> html.Div:
 def _settings(config: dict) -> html.Div:
     w = float(config["ensemble_weight_batch"])
     return html.Div([
-        dbc.Label("Ensemble weights (one control: batch + online = 100%)", className="hls-form-label"),
-        html.Div(dcc.Slider(id="weight-slider", min=0, max=1, step=0.05, value=w,
-                   marks={0: "online", 0.5: "50 / 50", 1: "batch"}, updatemode="mouseup"),
-                 className="hls-slider"),
-        html.Div(id="weight-label", className="text-center small text-muted mb-3"),
+        dbc.Label("Ensemble weights (batch + online = 100%)", className="hls-form-label"),
+        html.Div(id="weight-label", className="hls-weight-value"),
+        html.Div(dcc.Slider(id="weight-slider", min=0, max=1, step=0.05, value=w, allow_direct_input=False,
+                            marks={0: "all online", 1: "all batch"}, updatemode="mouseup",
+                            className="hls-weight-slider"), className="hls-slider"),
+        dbc.InputGroup([dbc.InputGroupText("batch weight"),
+                        dbc.Input(id="weight-input", type="number", step="any", value=w, debounce=True,
+                                  style={"maxWidth": "7rem"}),
+                        dbc.InputGroupText("0 to 1; online gets the rest")], size="sm", className="mb-3 w-auto"),
         dbc.Row([dbc.Col([dbc.Label(label, html_for=f"cfg-{key}", className="hls-form-label"),
                           dbc.Input(id=f"cfg-{key}", type="number", size="sm", value=config[key], min=0)], md=4)
                  for key, label in INTERVAL_FIELDS], className="g-2"),
@@ -106,6 +122,11 @@ def _settings(config: dict) -> html.Div:
     ])
 
 
+def pager(id: str) -> dbc.Pagination:
+    return dbc.Pagination(id=id, max_value=1, active_page=1, fully_expanded=False, first_last=True,
+                          previous_next=True, size="sm", className="mt-2 mb-0")
+
+
 def layout(config: dict) -> html.Div:
     """The tab's component tree; ``config`` is the current effective configuration."""
     symbols = list(config["symbols"])
@@ -113,11 +134,12 @@ def layout(config: dict) -> html.Div:
         html.Div(id="alerts"),
         html.Div(id="status-cards", className="mb-3"),
         dbc.Row([
-            dbc.Col(card("Accuracy over time", [dcc.Graph(id="accuracy-graph", config={"displaylogo": False},
-                                                          style={"height": "340px"}),
-                                                dcc.Store(id="accuracy-version")]), lg=8),
+            dbc.Col(card("Accuracy over time (bar time, per symbol)",
+                         [dcc.Graph(id="accuracy-graph", config={"displaylogo": False}),
+                          dcc.Store(id="accuracy-version")]), lg=8),
             dbc.Col(card("Online models", html.Div(id="online-stats")), lg=4),
         ], className="g-3 mb-3"),
+        card("Model health: live, against the baselines", html.Div(id="model-health"), className="mb-3"),
         dbc.Row([
             dbc.Col(card("Jobs", _job_controls()), lg=5),
             dbc.Col(card("Real-time prediction", _prediction_controls(symbols)), lg=7),
@@ -127,8 +149,9 @@ def layout(config: dict) -> html.Div:
             dbc.Col(card("Add training data", _training_form(symbols)), lg=7),
         ], className="g-3 mb-3"),
         dbc.Row([
-            dbc.Col(card("Prediction history", html.Div(id="prediction-history")), lg=7),
+            dbc.Col(card("Prediction history", [html.Div(id="prediction-history"), pager("history-pages")]), lg=7),
             dbc.Col(card("Data collection", html.Div(id="collection-stats")), lg=5),
         ], className="g-3 mb-3"),
-        card("Job log", html.Div(id="job-log")),
+        card("Job log", [html.Div(id="job-log"), pager("joblog-pages")],
+             header_extra=job_filters(JOB_NAMES)),
     ])

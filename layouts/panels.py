@@ -6,12 +6,13 @@ from typing import Any, Mapping, Sequence
 import dash_bootstrap_components as dbc
 from dash import html
 
-from layouts.format import DASH, age, duration, number, percent, utc_time
+from layouts.format import DASH, age, number, percent, utc_time
+from layouts.health import excluded_badge, with_se
+from layouts.joblog import is_network_error, outcome_badge, with_detail
 from layouts.widgets import badge, stat, table
 
 REPLAY_TEXT = "Replaying bundled candles (offline)"
-OUTCOME_COLORS = {"ok": "success", "skipped": "secondary", "busy": "warning", "error": "danger",  # engine.jobs.OUTCOMES
-                  "running": "info", "interrupted": "warning"}
+UNREACHABLE_TEXT = "Binance unreachable — replaying bundled candles"
 
 
 def direction(pred: Any) -> str:
@@ -23,10 +24,6 @@ def direction_badge(pred: Any) -> Any:
     text = direction(pred)
     return badge(f"▲ {text}" if text == "UP" else f"▼ {text}" if text == "DOWN" else text,
                  "success" if text == "UP" else "danger" if text == "DOWN" else "secondary")
-
-
-def outcome_badge(outcome: str | None) -> Any:
-    return badge(outcome or "never", OUTCOME_COLORS.get(outcome or "", "secondary"))
 
 
 def source_badge(status: Mapping) -> list:
@@ -62,6 +59,48 @@ def _symbols_summary(symbols: Mapping[str, Mapping]) -> tuple[int | None, float 
     return (max(last) if last else None), (max(lags) / 1000 if lags else None)
 
 
+def batch_summary(bm: Mapping) -> html.Div:
+    """The active batch version's hold-out scores beside the majority-class baseline (± SE), and whether it
+    serves (the learning side's ``serving``/``note``, shown when reported)."""
+    metrics = bm.get("metrics") or {}
+    base = metrics.get("baseline") or {}
+    serving = bm.get("serving")
+    return html.Div([
+        f"trained {age(bm.get('age_s'))} ago",
+        html.Div(f"hold-out log loss {with_se(metrics.get('log_loss'), metrics.get('log_loss_se'), pct=False)} "
+                 f"vs baseline {with_se(base.get('log_loss'), None, pct=False)}"),
+        html.Div(f"accuracy {with_se(metrics.get('accuracy'), metrics.get('accuracy_se'))} "
+                 f"vs baseline {percent(base.get('accuracy'))}"),
+        badge("below baseline", "danger") if metrics.get("beats_baseline") is False else None,
+        " " if serving is not None else None,
+        badge("serving" if serving else "not serving", "success" if serving else "warning")
+        if serving is not None else None,
+        html.Div(bm["note"], className="text-muted") if bm.get("note") else None,
+    ])
+
+
+def source_line(dc: Mapping, id: str | None = None) -> Any:
+    """Where candles come from, in words: a network failure reads "Binance unreachable — replaying bundled
+    candles" with the raw reason behind a toggle."""
+    reason = dc.get("reason")
+    if dc.get("source") == "replay":
+        if reason and "data_source is replay" in reason:
+            return with_detail("Replay chosen in settings (data_source: replay)", None, id)
+        return with_detail(UNREACHABLE_TEXT, reason, id)
+    return with_detail(reason or "", None, id) if reason else None
+
+
+def last_error(error: Any) -> Any:
+    """The collector's last error ({"text", "time"} or text): a headline in words, the raw text behind a toggle."""
+    if not error:
+        return None
+    text = error.get("text") if isinstance(error, Mapping) else str(error)
+    when = f" ({utc_time(error.get('time'))})" if isinstance(error, Mapping) and error.get("time") else ""
+    headline = ("Last error: Binance unreachable" if is_network_error(text) else "Last error: collection failed") + when
+    return dbc.Alert(with_detail(headline, text), color="warning", className="py-1 mt-2 small mb-0",
+                     id="collection-last-error")
+
+
 def status_cards(status: Mapping) -> dbc.Row:
     """The status panel: system, batch model, data collection, last retrain, next scheduled runs."""
     now = status.get("time")
@@ -75,18 +114,15 @@ def status_cards(status: Mapping) -> dbc.Row:
                                   "success" if status.get("running") else "danger", id="status-running"),
                   f"buffer {number(buffer.get('size'))} / {number(buffer.get('max'))} · "
                   f"{number(buffer.get('pending'))} pending")
-    metrics = bm.get("metrics") or {}
     batch = stat("Batch model",
                  badge(f"Loaded · v{bm.get('version')}" if bm.get("loaded") else "Not trained yet",
                        "success" if bm.get("loaded") else "warning", id="status-batch"),
-                 f"trained {age(bm.get('age_s'))} ago · accuracy {percent(metrics.get('accuracy'))}"
-                 if bm.get("loaded") else "first retrain pending")
+                 batch_summary(bm) if bm.get("loaded") else "first retrain pending")
     dc_badge = (_source_badge(dc, "status-collection") if dc.get("enabled", True)
                 else badge("Disabled", "secondary", id="status-collection"))
     collection = stat("Data collection", dc_badge,
-                      html.Span([f"last candle {utc_time(last_candle)} · lag {age(lag_s)}",
-                                 html.Br() if dc.get("reason") else None,
-                                 html.Span(dc.get("reason"), className="text-muted") if dc.get("reason") else None]))
+                      html.Div([html.Div(f"last candle {utc_time(last_candle)} · lag {age(lag_s)}"),
+                                source_line(dc, "status-source-line")]))
     if lr:
         retrain = stat("Last retrain", html.Span([outcome_badge(lr.get("outcome")), " ",
                                                   badge("promoted", "success") if lr.get("promoted") else None]),
@@ -106,18 +142,40 @@ def status_cards(status: Mapping) -> dbc.Row:
                     for c, w in zip(cols, widths)], className="g-3")
 
 
+def _accuracy_se(m: Mapping) -> str:
+    acc, n = m.get("accuracy"), m.get("scored")
+    return with_se(acc, (acc * (1 - acc) / n) ** 0.5 if acc is not None and n else None)
+
+
+def _recent(m: Mapping) -> Any:
+    """The learning side's recent window (accuracy vs the majority-class baseline), when reported."""
+    r = m.get("recent")
+    if not r or r.get("accuracy") is None:
+        return DASH
+    return html.Span([with_se(r["accuracy"], r.get("accuracy_se")),
+                      html.Span(f" vs {percent(r.get('baseline_accuracy'))}", className="text-muted")])
+
+
 def online_stats(stats: Mapping) -> html.Div:
-    """Per online model: samples seen, version, accuracy, last update, drift; and the training buffer."""
+    """Per online model: samples seen, version, accuracy ± SE since its last reset, the recent window against
+    the baseline and exclusion (when the learning side reports them), drift; and the training buffer."""
     models = stats.get("models") or {}
-    rows = [(name, number(m.get("samples_seen")), m.get("version", DASH), percent(m.get("accuracy")),
-             utc_time(m.get("last_update"), seconds=True, date=False), badge("drift", "danger") if m.get("drift") else badge("stable", "success"))
+    recent = any("recent" in m for m in models.values())  # the learning side's window, once it reports one
+    rows = [(name, number(m.get("samples_seen")), m.get("version", DASH), _accuracy_se(m),
+             *([_recent(m)] if recent else []),
+             html.Span([badge("drift", "danger") if m.get("drift") else badge("stable", "success"), " ",
+                        excluded_badge(m)]))
             for name, m in models.items()]
     buffer = html.Div([stat("Buffer", number(stats.get("buffer_size")), f"of {number(stats.get('buffer_max'))}"),
                        stat("Pending", number(stats.get("pending")), "new samples"),
                        stat("Drift events", number(len(stats.get("drift_events") or [])))],
                       className="d-flex justify-content-between mb-3", id="buffer-stats")
-    return html.Div([buffer, table(("model", "samples", "ver", "acc", "last update", ""), rows,
-                                   empty="No online models yet.", id="online-models-table")])
+    updated = max((m.get("last_update") or 0 for m in models.values()), default=0)
+    columns = ("model", "samples", "ver", "accuracy", *(["recent vs base"] if recent else []), "")
+    return html.Div([buffer, table(columns, rows,
+                                   empty="No online models yet.", id="online-models-table"),
+                     html.Div(f"accuracy: test-then-train since the model's last reset, ± one standard error; "
+                              f"last update {utc_time(updated or None, seconds=True)}", className="small text-muted")])
 
 
 def collection_stats(status: Mapping, collector: Mapping | None = None) -> html.Div:
@@ -131,14 +189,13 @@ def collection_stats(status: Mapping, collector: Mapping | None = None) -> html.
                          stat("Weight used", number(collector.get("weight_used"))),
                          stat("Errors", number(collector.get("errors")))],
                         className="d-flex justify-content-between mb-3")
-    error = dc.get("last_error") or collector.get("last_error")
-    return html.Div([counters, table(("symbol", "rows", "last candle", "lag"), rows, empty="No candles yet."),
-                     dbc.Alert(f"Last error: {error}", color="warning", className="py-1 mt-2 small")
-                     if error else None])
+    return html.Div([html.Div(source_line(dc, "collection-source"), className="small mb-2"), counters,
+                     table(("symbol", "rows", "last candle", "lag"), rows, empty="No candles yet."),
+                     last_error(dc.get("last_error") or collector.get("last_error"))])
 
 
-def prediction_history(history: Sequence[Mapping], limit: int = 12) -> html.Div:
-    """Recent predictions (HybridEnsemble.history rows) with their outcome: right, wrong or pending."""
+def prediction_history(history: Sequence[Mapping], total: int, symbol: str | None) -> html.Div:
+    """One page of predictions (HybridEnsemble.history rows, newest first) with their outcome."""
     def outcome(p: Mapping) -> Any:
         correct = (p.get("correct") or {}).get("ensemble")
         return badge("pending", "secondary") if correct is None else (
@@ -148,33 +205,28 @@ def prediction_history(history: Sequence[Mapping], limit: int = 12) -> html.Div:
         prob = (p.get("probabilities") or {}).get("ensemble")
         return percent(None if prob is None else max(prob, 1 - prob))
     rows = [(utc_time(p.get("open_time")), p.get("symbol", DASH), direction_badge(p.get("ensemble_prediction")),
-             confidence(p), direction(p.get("outcome")), outcome(p)) for p in list(history)[:limit]]
-    return table(("bar (UTC)", "symbol", "predicted", "confidence", "actual", "outcome"), rows,
-                 empty="No predictions yet.", id="prediction-history-table")
+             confidence(p), direction(p.get("outcome")), outcome(p)) for p in history]
+    order = "newest bar first" if symbol else "every symbol, most recently predicted first"
+    return html.Div([table(("bar (UTC)", "symbol", "predicted", "confidence", "actual", "outcome"), rows,
+                           empty="No predictions yet.", id="prediction-history-table"),
+                     html.Div(f"{number(total)} predictions{' for ' + symbol if symbol else ''} · {order}",
+                              className="small text-muted mt-1", id="prediction-history-note")])
 
 
-def run_summary(run: Mapping) -> str:
-    """A job run's error, or the scalar fields of its result: "status=updated, samples=50".
+def waiting_note(buffer: Mapping, min_samples: int | None) -> str:
+    """What "Manual online update" will learn, said before the press.
 
-    >>> run_summary({"result": {"samples": 50, "update_results": {"sgd": 0.5}}, "error": None})
-    'samples=50'
+    >>> waiting_note({"pending": 41}, 50)
+    '41 new samples waiting: a manual update learns them now (scheduled updates wait for 50)'
+    >>> waiting_note({"pending": 0}, 50)
+    'no new samples waiting: nothing to learn yet'
     """
-    if run.get("error"):
-        return str(run["error"])
-    result = run.get("result") or {}
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()
-                     if isinstance(v, (str, int, float, bool)) and v is not None)[:160]
-
-
-def job_log(runs: Sequence[Mapping], limit: int = 15) -> html.Div:
-    """Recent job runs (engine.jobs records): job, trigger, start, duration, outcome and detail."""
-    rows = [(r.get("job", DASH), r.get("trigger", DASH), utc_time(r.get("start"), seconds=True),
-             duration(r["duration_ms"] / 1000 if r.get("duration_ms") is not None and r.get("outcome") not in
-                      ("running", "interrupted") else None),
-             outcome_badge(r.get("outcome")), html.Span(run_summary(r), className="small text-muted"))
-            for r in list(runs)[:limit]]
-    return table(("job", "trigger", "started", "duration", "outcome", "detail"), rows,
-                 empty="No job has run yet.", id="job-log-table")
+    pending = buffer.get("pending") or 0
+    if not pending:
+        return "no new samples waiting: nothing to learn yet"
+    plural = "s" if pending != 1 else ""
+    return (f"{number(pending)} new sample{plural} waiting: a manual update learns them now"
+            + (f" (scheduled updates wait for {number(min_samples)})" if min_samples else ""))
 
 
 def prediction_result(pred: Mapping) -> html.Div:
@@ -185,9 +237,16 @@ def prediction_result(pred: Mapping) -> html.Div:
     probs = pred.get("probabilities") or {}
     votes = pred.get("individual_predictions") or {}
     versions = pred.get("model_versions") or {}
-    rows = [("batch", direction_badge(pred.get("batch_prediction")), percent(probs.get("batch")),
+    weights = pred.get("weights") or {}
+    excluded = pred.get("excluded") or {}  # the learning side's exclusions, when reported
+
+    def share(name: str) -> Any:
+        if name in excluded:
+            return html.Span([badge("excluded", "warning"), html.Div(excluded[name], className="small text-muted")])
+        return percent(weights.get(name)) if name in weights else DASH
+    rows = [("batch", direction_badge(pred.get("batch_prediction")), percent(probs.get("batch")), share("batch"),
              versions.get("batch", DASH))]
-    rows += [(name, direction_badge(vote), percent(probs.get(name)), versions.get(name, DASH))
+    rows += [(name, direction_badge(vote), percent(probs.get(name)), share(name), versions.get(name, DASH))
              for name, vote in votes.items() if name != "batch"]
     head = html.Div([
         html.Div([html.Div("Ensemble", className="hls-stat-label"),
@@ -199,15 +258,5 @@ def prediction_result(pred: Mapping) -> html.Div:
                   badge(pred.get("status", DASH), "success" if pred.get("status") == "ok" else "warning")]),
     ], className="d-flex justify-content-between align-items-center mb-3")
     notes = pred.get("notes") or []
-    return html.Div([head, table(("model", "vote", "P(up)", "version"), rows, id="predict-votes"),
+    return html.Div([head, table(("model", "vote", "P(up)", "weight", "version"), rows, id="predict-votes"),
                      html.Div("; ".join(notes), className="small text-muted mt-2") if notes else None])
-
-
-def job_result(record: Mapping | None, error: str | None = None) -> Any:
-    """One line after a job finished from the page."""
-    if error:
-        return html.Span(error, className="text-danger")
-    if not record:
-        return ""
-    return html.Span([outcome_badge(record.get("outcome")), " ", duration(record.get("duration_ms", 0) / 1000), " ",
-                      html.Span(run_summary(record), className="text-muted")])

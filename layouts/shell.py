@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import hybrid_learning, market, trades
+from layouts import hybrid_learning, market, models, trades
 
 REFRESH_MS = 2000
 ALL_SYMBOLS = "ALL"  # the symbol picker's "every symbol" choice: views aggregate per symbol, never across eras
@@ -30,6 +30,7 @@ TABS: tuple[Tab, ...] = (
     Tab("hybrid", "Hybrid Learning", hybrid_learning.layout),
     Tab("market", "Market", market.layout),
     Tab("trades", "Trades", trades.layout),
+    Tab("models", "Models", models.layout),
 )
 
 

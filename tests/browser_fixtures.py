@@ -132,17 +132,24 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def page(browser, server):
-    """One page for the module, with every console error and page error collected in ``page.errors``."""
+def open_page(browser, url: str):
+    """A new page on ``url`` in its own context, with every console error and page error collected in
+    ``page.errors``; close it with ``page.context.close()``."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     pg = context.new_page()
     pg.errors = []
     pg.on("console", lambda msg: pg.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: pg.errors.append(f"pageerror: {exc}"))
-    pg.goto(server.url)
+    pg.goto(url)
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    """One page for the module (see open_page)."""
+    pg = open_page(browser, server.url)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def screenshot(page, name: str) -> Path:

@@ -72,11 +72,14 @@ def test_online_update_learns_and_reports_per_model_results(ready):
     assert resp.status_code == 200 and body["status"] == "updated" and body["samples"] == pending
     assert set(body["update_results"]) == {"sgd", "passive_aggressive", "mlp_online"}
     assert all(0 <= v <= 1 for v in body["update_results"].values())
-    again = client.post("/ml/online/update").get_json()  # nothing new: smart buffering skips
-    assert again["status"] == "skipped" and again["outcome"] == "skipped" and "needed" in again["reason"]
+    again = client.post("/ml/online/update").get_json()  # nothing new: nothing to learn
+    assert again["status"] == "skipped" and again["outcome"] == "skipped" and again["reason"] == "no new samples waiting"
     runs = client.get("/ml/jobs?job=online_update").get_json()["runs"]
     assert [(r["trigger"], r["outcome"]) for r in runs[:2]] == [("api", "skipped"), ("api", "ok")]
     assert_error(client.get("/ml/jobs?job=nope"), 400, "job")
+    assert_error(client.get("/ml/jobs?outcome=great"), 400, "outcome")
+    page = client.get("/ml/jobs?job=online_update&limit=1&offset=1").get_json()
+    assert page["total"] >= 2 and [(r["trigger"], r["outcome"]) for r in page["runs"]] == [("api", "ok")]
     assert client.get("/ml/online/stats").get_json()["models"]["sgd"]["samples_seen"] == pending
 
 
@@ -104,8 +107,21 @@ def test_add_training_data_validates_every_field_and_changes_nothing_on_error(re
     assert_error(client.post("/ml/online/add_training_data", data=inf_body, content_type="application/json"),
                  400, "features.rsi")
     assert system.online.pending_count() == before
+    # every field at fault is named at once, target first, in words (no Python type names)
+    body = client.post("/ml/online/add_training_data",
+                       json={"features": features(rsi="high", macd=None), "symbol": ""}).get_json()
+    errors = {e["field"]: e["message"] for e in body["errors"]}
+    assert body["field"] == "target" and [e["field"] for e in body["errors"]] == ["target", "symbol",
+                                                                                 "features.rsi", "features.macd"]
+    assert errors["features.rsi"] == "must be a number" and errors["features.macd"] == "required"
+    assert "NoneType" not in json.dumps(body) and "str" not in json.dumps(errors)
+    assert system.online.pending_count() == before
     resp = client.post("/ml/online/add_training_data", json=good)
     assert resp.status_code == 201 and resp.get_json()["pending"] == before + 1
+    # an explicit order (the API) learns what waits, below min_data_points_for_update (50)
+    assert 0 < system.online.pending_count() < system.config.current()["min_data_points_for_update"]
+    learned = client.post("/ml/online/update").get_json()
+    assert learned["status"] == "updated" and learned["samples"] == before + 1
 
 
 def test_predictions_history_and_collection_stats(ready):
@@ -115,8 +131,11 @@ def test_predictions_history_and_collection_stats(ready):
     body = client.get("/ml/predictions?symbol=BtcUsdt").get_json()
     assert body["symbol"] == "BTCUSDT"
     assert [p["open_time"] for p in body["predictions"]][:1] == [logged["open_time"]]
-    assert "accuracy" in body
+    assert "accuracy" in body and body["total"] == system.hybrid.log.count("BTCUSDT")
+    second = client.get("/ml/predictions?symbol=btcusdt&limit=1&offset=1").get_json()["predictions"]
+    assert [p["open_time"] for p in second] == [p["open_time"] for p in body["predictions"][1:2]]
     assert_error(client.get("/ml/predictions?limit=-1"), 400, "limit")
+    assert_error(client.get("/ml/predictions?offset=-1"), 400, "offset")
     stats = client.get("/ml/data_collection/stats").get_json()
     assert stats["source"] == "replay" and stats["enabled"] is True and "reason" in stats
 

@@ -41,11 +41,11 @@ def test_login_then_the_slider_changes_the_config_then_logout(browser, guarded):
         page.fill("#token", TOKEN)
         page.click("button[type=submit]")
         page.wait_for_function("document.querySelector('#weight-label') && "
-                               "document.querySelector('#weight-label').innerText.includes('Batch')", timeout=TIMEOUT_MS)
+                               "document.querySelector('#weight-label').innerText.includes('batch')", timeout=TIMEOUT_MS)
         thumb = page.locator("#weight-slider [role=slider]")
         thumb.focus()
         thumb.press("ArrowLeft")
-        page.wait_for_function("document.querySelector('#weight-label').innerText === 'Batch 65% · Online 35%'",
+        page.wait_for_function("document.querySelector('#weight-label').innerText === 'batch 65 % / online 35 %'",
                                timeout=TIMEOUT_MS)
         saved = json.loads((guarded.data_dir / "config.json").read_text())
         assert saved["ensemble_weight_batch"] == pytest.approx(0.65)

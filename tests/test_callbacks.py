@@ -12,7 +12,7 @@ import app as dashboard
 from api.security import InsecureBind
 from callbacks.jobs import job_options, run_from_page
 from callbacks.market import market_view
-from callbacks.prediction import submit_sample
+from callbacks.prediction import form_feedback, submit_sample
 from callbacks.settings import apply_change, weight_label
 from callbacks.status import fingerprint
 from engine.config import ConfigStore
@@ -156,16 +156,30 @@ def test_form_rejects_bad_input_naming_the_field_and_stores_nothing(fresh, field
     if field:
         values[FEATURE_COLUMNS.index(field)] = value
     before = fresh.online.pending_count()
-    message, bad = submit_sample(fresh, values, target, symbol)
+    message, errors = submit_sample(fresh, values, target, symbol)
     expected = f"features.{field}" if field else ("target" if target == "" else "symbol")
-    assert bad == expected and expected in text_of(message)
+    assert list(errors) == [expected] and expected.removeprefix("features.") in text_of(message)
     assert fresh.online.pending_count() == before
+
+
+def test_form_shows_every_error_next_to_its_field_in_words(fresh):
+    values = _good_form()
+    values[FEATURE_COLUMNS.index("rsi")] = "abc"
+    values[FEATURE_COLUMNS.index("atr")] = ""
+    message, errors = submit_sample(fresh, values, None, "")
+    assert list(errors) == ["target", "symbol", "features.rsi", "features.atr"]  # target first
+    invalid, texts, target_bad, target_text, symbol_bad, symbol_text = form_feedback(errors)
+    assert [n for n, bad in zip(FEATURE_COLUMNS, invalid) if bad] == ["rsi", "atr"]
+    assert texts[FEATURE_COLUMNS.index("rsi")] == "must be a number" and texts[FEATURE_COLUMNS.index("atr")] == "required"
+    assert target_bad and target_text == "required" and symbol_bad and symbol_text.startswith("required")
+    shown = text_of(message)
+    assert "4 fields need attention" in shown and "NoneType" not in shown and "got" not in shown
 
 
 def test_form_accepts_good_input(fresh):
     before = fresh.online.pending_count()
-    message, bad = submit_sample(fresh, _good_form(), "1", "btcusdt")
-    assert bad is None and "stored" in text_of(message)
+    message, errors = submit_sample(fresh, _good_form(), "1", "btcusdt")
+    assert errors == {} and "stored" in text_of(message)
     assert fresh.online.pending_count() == before + 1
     last = fresh.db.query("SELECT symbol, source FROM online_samples ORDER BY rowid DESC LIMIT 1")[0]
     assert (last["symbol"], last["source"]) == ("BTCUSDT", "dashboard")  # told apart from API and candle samples
@@ -174,9 +188,19 @@ def test_form_accepts_good_input(fresh):
 def test_weight_slider_persists_both_weights_summing_to_one(fresh):
     cfg, text = apply_change(fresh.config, "weight-slider", 0.35, {}, {}, None, None)
     assert (cfg["ensemble_weight_batch"], cfg["ensemble_weight_online"]) == pytest.approx((0.35, 0.65))
-    assert weight_label(cfg) == "Batch 35% · Online 65%"
+    assert weight_label(cfg) == "batch 35 % / online 65 %"
     reread = ConfigStore(fresh.data_dir, environ={}).current()  # a restart sees it
     assert reread["ensemble_weight_batch"] == pytest.approx(0.35) and reread["ensemble_weight_online"] == pytest.approx(0.65)
+
+
+def test_typed_weight_out_of_range_is_refused_not_clamped(fresh):
+    before = fresh.config.current()["ensemble_weight_batch"]
+    with pytest.raises(ValidationError) as err:
+        apply_change(fresh.config, "weight-input", 1.5, {}, {}, None, None)
+    assert err.value.field == "ensemble_weight_batch" and "between 0.0 and 1.0" in err.value.message
+    assert fresh.config.current()["ensemble_weight_batch"] == before
+    cfg, text = apply_change(fresh.config, "weight-input", 0.9000000000000001, {}, {}, None, None)
+    assert (cfg["ensemble_weight_batch"], cfg["ensemble_weight_online"]) == (0.9, 0.1) and "batch 90 %" in text
 
 
 def test_intervals_switches_and_profiles_go_through_the_config_store(fresh):

@@ -42,8 +42,9 @@ def test_page_loads_without_console_errors(page, server):
     page.wait_for_selector("#online-models-table", timeout=LOAD_TIMEOUT_MS)
     assert "Replaying bundled candles (offline)" in page.inner_text("#status-cards")
     assert "Replaying bundled candles (offline)" in page.inner_text("#source-badge")
-    for title in ("Accuracy over time", "Online models", "Jobs", "Real-time prediction", "Configuration",
-                  "Add training data", "Prediction history", "Data collection", "Job log"):
+    for title in ("Accuracy over time (bar time, per symbol)", "Online models", "Model health: live, against the baselines",
+                  "Jobs", "Real-time prediction", "Configuration", "Add training data", "Prediction history",
+                  "Data collection", "Job log"):
         assert page.locator(f".card-title-text:text-is('{title}')").count() == 1, title
     assert page.errors == []
 
@@ -59,7 +60,9 @@ def test_first_tab_draws_without_callback_round_trips(browser, server):
           if "_dash-update-component" in r.url else requests.append(r.url))
     try:
         pg.goto(server.url)
-        pg.wait_for_selector("#accuracy-graph .main-svg .scatterlayer .trace", timeout=LOAD_TIMEOUT_MS)
+        # drawn: its lines, or (nothing scored yet on a fresh server) its note saying so
+        pg.wait_for_selector("#accuracy-graph .main-svg .scatterlayer .trace, #accuracy-graph .main-svg .annotation",
+                             timeout=LOAD_TIMEOUT_MS)
         drawn = list(callbacks)
         assert pg.locator("#status-cards .hls-status-card").count() > 0
         assert set(drawn) <= {"state-version.data"}, drawn
@@ -99,7 +102,7 @@ def test_form_rejects_bad_input_and_accepts_good_input(page, server):
     before = _form_samples(server)
     page.click("#form-submit")
     page.wait_for_selector("#form-error", timeout=LOAD_TIMEOUT_MS)
-    assert "features.rsi" in page.inner_text("#form-error")
+    assert "rsi: must be a number" in page.inner_text("#form-error")
     assert "is-invalid" in rsi.get_attribute("class")
     assert _form_samples(server) == before  # nothing stored
     rsi.fill("55")
@@ -131,13 +134,13 @@ def test_manual_online_update_changes_the_stats(page, server):
 
 
 def test_weight_slider_changes_and_persists_the_weights(page, server):
-    page.wait_for_function("document.querySelector('#weight-label').innerText.includes('Batch')",
+    page.wait_for_function("document.querySelector('#weight-label').innerText.includes('batch')",
                            timeout=LOAD_TIMEOUT_MS)
     thumb = page.locator("#weight-slider [role=slider]")
     thumb.focus()
     thumb.press("ArrowLeft")
     thumb.press("ArrowLeft")
-    page.wait_for_function("document.querySelector('#weight-label').innerText === 'Batch 60% · Online 40%'",
+    page.wait_for_function("document.querySelector('#weight-label').innerText === 'batch 60 % / online 40 %'",
                            timeout=LOAD_TIMEOUT_MS)
     saved = json.loads((server.data_dir / "config.json").read_text())
     assert saved["ensemble_weight_batch"] == pytest.approx(0.6)

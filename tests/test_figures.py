@@ -8,57 +8,22 @@ import pandas as pd
 import pytest
 
 import callbacks.figures as figures
+import callbacks.model_figures
 import callbacks.prediction
 import callbacks.settings
 import callbacks.status
 import layouts.format
 import layouts.panels as panels
-from callbacks.figures import (accuracy_figure, accuracy_series, indicator_overlays, market_figure,
-                               rolling_accuracy)
+from callbacks.figures import indicator_overlays, market_figure
 from engine.candles import CANDLE_COLUMNS
-from tests.dashboard_fixtures import HOUR, T0, find, sample_prediction_row, sample_status, text_of
+from tests.dashboard_fixtures import HOUR, T0, find, sample_status, text_of
 
 
-@pytest.mark.parametrize("module", [layouts.format, figures, panels, callbacks.status, callbacks.settings,
-                                    callbacks.prediction])
+@pytest.mark.parametrize("module", [layouts.format, callbacks.model_figures, panels, callbacks.status,
+                                    callbacks.settings, callbacks.prediction])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
-
-
-def test_rolling_accuracy_orders_by_time_and_windows():
-    pts = rolling_accuracy([30, 10, 20, 40], [True, True, False, False], window=2)
-    assert [t for t, _ in pts] == [10, 20, 30, 40]
-    assert [a for _, a in pts] == [1.0, 0.5, 0.5, 0.5]
-    assert rolling_accuracy([], []) == []
-
-
-def test_accuracy_series_has_online_batch_hybrid_and_baseline():
-    perf = [{"time": T0 + 2, "model": "sgd", "accuracy": 0.6, "log_loss": 0.7, "samples_seen": 100, "n": 50},
-            {"time": T0 + 1, "model": "sgd", "accuracy": 0.5, "log_loss": 0.7, "samples_seen": 50, "n": 50},
-            {"time": T0 + 1, "model": "sgd", "accuracy": 0.2, "log_loss": 0.7, "samples_seen": 60, "n": 10},
-            {"time": T0 + 1, "model": "mlp_online", "accuracy": None, "log_loss": None, "samples_seen": 0, "n": 0}]
-    preds = [sample_prediction_row(T0 + i * HOUR, outcome=1, ensemble=1 if i % 2 else 0, batch=1) for i in range(6)]
-    preds.append(sample_prediction_row(T0 + 9 * HOUR, outcome=None, ensemble=1, batch=1))  # pending: ignored
-    series = accuracy_series(perf, preds, horizon=1, window=100)
-    # the update at T0 + 1 scored two chunks (50 at 50%, 10 at 20%): one point, weighted by size
-    assert series["online: sgd"] == [(T0 + 1, pytest.approx(27 / 60)), (T0 + 2, 0.6)]
-    assert "online: mlp_online" not in series
-    assert series["hybrid"][-1][1] == pytest.approx(0.5)  # 3 of 6 right
-    assert series["batch"][-1][1] == pytest.approx(1.0)
-    assert len(series["baseline: majority class"]) == 6
-    # all outcomes are "up": the majority-class baseline is right from the second bar on
-    assert series["baseline: majority class"][-1][1] == pytest.approx(1.0)
-
-
-def test_accuracy_figure_draws_one_line_per_series_and_handles_nothing():
-    fig = accuracy_figure({"hybrid": [(T0, 0.5), (T0 + HOUR, 0.6)], "baseline: majority class": [(T0, 0.5)],
-                           "batch": []})
-    names = [t.name for t in fig.data]
-    assert names == ["hybrid", "baseline: majority class"]
-    assert fig.data[1].line.dash == "dash"
-    empty = accuracy_figure({})
-    assert not empty.data and "No scored predictions" in empty.layout.annotations[0].text
 
 
 def _candles(n: int, seed: int = 0) -> pd.DataFrame:
@@ -155,25 +120,10 @@ def test_prediction_panel_shows_ensemble_batch_and_every_online_vote():
     assert "no candles stored" in text_of(not_ready)
 
 
-def test_history_and_job_log_tables():
-    rows = [sample_prediction_row(T0, outcome=1, ensemble=1, batch=0),
-            sample_prediction_row(T0 + HOUR, outcome=0, ensemble=1, batch=0),
-            sample_prediction_row(T0 + 2 * HOUR, outcome=None, ensemble=0, batch=0)]
-    text = text_of(panels.prediction_history(rows))
-    assert text.count("right") == 1 and text.count("wrong") == 1 and "pending" in text
-    runs = [{"id": 2, "job": "online_update", "trigger": "dashboard", "start": T0, "duration_ms": 420,
-             "outcome": "skipped", "result": {"status": "skipped", "samples": 0}, "error": None},
-            {"id": 1, "job": "collect", "trigger": "schedule", "start": T0 - 1000, "duration_ms": 1500,
-             "outcome": "error", "result": None, "error": "BinanceUnavailable: timeout"}]
-    log = panels.job_log(runs)
-    text = text_of(log)
-    assert "dashboard" in text and "0.42 s" in text and "BinanceUnavailable" in text and "samples=0" in text
-    assert "No job has run yet." in text_of(panels.job_log([]))
-
-
 def test_online_stats_panel():
     stats = {"models": {"sgd": {"samples_seen": 1200, "version": 4, "last_update": T0, "accuracy": 0.52,
                                 "log_loss": 0.69, "drift": True}},
              "buffer_size": 300, "buffer_max": 1000, "pending": 7, "drift_events": [{"model": "sgd"}]}
     text = text_of(panels.online_stats(stats))
     assert "1,200" in text and "52.0%" in text and "drift" in text and "300" in text
+    assert "recent vs base" not in text  # the learning side's recent window is not reported here

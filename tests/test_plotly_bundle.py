@@ -10,6 +10,8 @@ import callbacks.figures
 import callbacks.trades
 import layouts.plotly_bundle as plotly_bundle
 from callbacks.figures import TRACE_TYPES
+from callbacks.model_figures import (accuracy_figure, calibration_bins, calibration_figure, importance_figure,
+                                     rolling_accuracy)
 from engine.candles import load_sample
 from engine.features import compute_features
 from engine.paths import PROJECT_ROOT
@@ -63,7 +65,9 @@ def test_dashboard_figures_use_only_the_declared_trace_types():
                                                                        "correct": False}]
     equity = pd.DataFrame({"time": t, "pnl": [1.0, -2.0, 3.0], "win_rate": [1.0, 0.5, 0.67]})
     figures = [callbacks.figures.market_figure(candles, overlays, marks, "BTCUSDT"),
-               callbacks.figures.accuracy_figure({"hybrid": [(t[0], 0.5), (t[1], 0.6)]}),
+               accuracy_figure({"BTCUSDT": {"hybrid": rolling_accuracy(t, [True, False, True])}}),
+               importance_figure({"rsi": {"mean": 0.01, "std": 0.001}}, 1),
+               calibration_figure({"BTCUSDT": calibration_bins([0.4] * 30 + [0.6] * 30, [0, 1] * 30)}),
                callbacks.trades.trades_figure(equity, candles.assign(pnl=0.0))]
     used = {trace.type for fig in figures for trace in fig.data}
     assert used <= TRACE_TYPES and {"candlestick", "bar", "scatter"} <= used

@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine.batch.importance import permutation_importance
 from engine.batch.model import BatchModel, as_matrix, fit_batch_model
 from engine.batch.registry import ModelRegistry
 from engine.batch.validation import holdout_split, judge, score
@@ -137,6 +138,7 @@ class BatchTrainer:
                 "rows": len(train["y"]) + len(test["y"]), "rows_train": len(train["y"]),
                 "rows_holdout": len(test["y"]), "by_symbol": _by_symbol(parts),
                 "metrics": metrics, "duration_s": round(time.monotonic() - started, 3),
+                "feature_importance": permutation_importance(model, test["X"], test["y"]),
             }
             entry = self.registry.publish(model, record, judge_against, keep=cfg["batch_keep_versions"])
             report(1.0, f"version {entry['version']} {entry['decision']}")

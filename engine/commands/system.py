@@ -109,7 +109,7 @@ def cmd_serve_jobs(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("status", help="scheduler, models, data collection, jobs and alerts")
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser("update", help="run an online update now (skipped when too few new samples)")
+    p = sub.add_parser("update", help="run an online update now on the samples waiting (skipped only when none wait)")
     p.add_argument("--batch-size", type=int, default=50)
     p.set_defaults(func=cmd_update)
     p = sub.add_parser("retrain", help="retrain the batch model now, showing progress")

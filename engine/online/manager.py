@@ -18,8 +18,7 @@ from engine.online.buffer import TrainingBuffer
 from engine.online.health import RecentScores
 from engine.online.learners import OnlineLearners, new_counter
 from engine.online.models import MODEL_NAMES
-from engine.online.samples import check_features, check_frame, check_open_time, check_source, check_symbol, \
-    check_target
+from engine.online.samples import check_frame, check_open_time, check_sample, check_source, check_symbol
 
 MODEL_FILE = "online.pkl"
 LOCK_NAME = "online"
@@ -53,10 +52,11 @@ class OnlineLearningManager:
     # -- samples -------------------------------------------------------------------------------
     def add_training_data(self, features: dict, target, symbol: str, source: str = "api",
                           open_time: int | None = None) -> int:
-        """Validate and buffer one sample; returns 1, or 0 when (symbol, source, open_time) is stored."""
+        """Validate and buffer one sample; returns 1, or 0 when (symbol, source, open_time) is stored.
+        Raises engine.online.samples.SampleErrors naming every field at fault (target first)."""
         config = self.config()
-        row = (check_symbol(symbol, config["symbols"]), check_source(source), check_open_time(open_time),
-               check_features(features), check_target(target))
+        values, target, symbol = check_sample(features, target, symbol, config["symbols"])
+        row = (symbol, check_source(source), check_open_time(open_time), values, target)
         return self.buffer.insert([row], self.clock(), config["buffer_size"])
 
     def add_samples(self, X: pd.DataFrame, y, symbol: str, source: str = "candle", open_times=None) -> int:
@@ -71,11 +71,18 @@ class OnlineLearningManager:
         return self.buffer.pending_count()
 
     # -- learning ------------------------------------------------------------------------------
-    def update_models_incremental(self, batch_size: int = 50) -> dict:
+    def required_samples(self, explicit: bool) -> int:
+        """New samples an update needs: an explicit order (a button, the API, the CLI) runs on whatever
+        waits (at least 1); a scheduled run waits for min_data_points_for_update."""
+        return 1 if explicit else self.config()["min_data_points_for_update"]
+
+    def update_models_incremental(self, batch_size: int = 50, explicit: bool = False) -> dict:
+        """Learn every pending sample (see the class docstring); skipped when fewer than
+        :meth:`required_samples` wait."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValidationError("batch_size", f"must be a positive integer, got {batch_size!r}")
         config = self.config()
-        needed = config["min_data_points_for_update"]
+        needed = self.required_samples(explicit)
         if (skipped := self._skip(self.buffer.pending_count(), needed)) is not None:
             return skipped
         with ProcessLock(self.lock_dir, LOCK_NAME):
@@ -107,8 +114,9 @@ class OnlineLearningManager:
     def _skip(waiting: int, needed: int) -> dict | None:
         if waiting >= needed:
             return None
-        return {"status": "skipped", "samples": 0, "update_results": {},
-                "reason": f"{waiting} new samples waiting, {needed} needed (min_data_points_for_update)"}
+        reason = ("no new samples waiting" if needed == 1 else
+                  f"{waiting} new samples waiting, {needed} needed (min_data_points_for_update)")
+        return {"status": "skipped", "samples": 0, "update_results": {}, "reason": reason}
 
     def _learn(self, learners: OnlineLearners, ids, X, y, batch_size: int, buffer_size: int, now: int):
         """Test-then-train chunk by chunk; returns (history rows, drift event rows, {model: (correct, n)})."""

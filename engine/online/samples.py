@@ -1,6 +1,8 @@
 """What a valid training sample is: the 23 features, a 0/1 target, a known symbol and a source.
 
-Rules (each failure raises ValidationError naming the field):
+Rules (a failure raises ValidationError naming the field; a whole sample is checked at once by
+:func:`check_sample`, which reports every field at fault in :class:`SampleErrors`, in words an operator
+reads, never a Python type name):
 - features: a mapping with exactly the FEATURE_COLUMNS keys; each value a finite int/float
   (numpy numbers too), never a bool or a string.
 - target: 0 or 1 as an int, or the floats 0.0 / 1.0 (JSON and label series give those);
@@ -28,41 +30,101 @@ def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def check_features(features) -> list[float]:
-    """The feature values in FEATURE_COLUMNS order."""
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class SampleErrors(ValidationError):
+    """Every field at fault in one sample, ``errors`` = {field: message} (target first, then symbol, then
+    the features in FEATURE_COLUMNS order); ``field``/``message`` name the first."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        more = len(errors) - 1
+        super().__init__(field, message + (f" (and {more} more field{'s' * (more > 1)})" if more else ""))
+        self.message, self.errors = message, dict(errors)
+
+
+def feature_errors(features) -> tuple[list[float], dict[str, str]]:
+    """(the feature values in FEATURE_COLUMNS order, {field: message} for each bad one), in words an
+    operator reads: "required", "must be a number", "must be a finite number", "unknown feature"."""
     if not isinstance(features, Mapping):
-        raise ValidationError("features", "must be an object mapping feature names to numbers")
-    unknown = sorted(set(map(str, features)) - set(FEATURE_COLUMNS))
-    if unknown:
-        raise ValidationError(f"features.{unknown[0]}", f"unknown feature; expected only {', '.join(FEATURE_COLUMNS)}")
+        return [], {"features": "required" if features is None else
+                    "must be an object mapping feature names to numbers"}
+    errors = {f"features.{name}": "unknown feature" for name in sorted(set(map(str, features)) - set(FEATURE_COLUMNS))}
     values = []
     for name in FEATURE_COLUMNS:
-        if name not in features:
-            raise ValidationError(f"features.{name}", "missing")
-        value = features[name]
+        value = features.get(name)
+        if _missing(value):
+            errors[f"features.{name}"] = "required"
+            continue
         if not _is_number(value):
-            raise ValidationError(f"features.{name}", f"must be a number, got {type(value).__name__}")
+            errors[f"features.{name}"] = "must be a number"
+            continue
         try:
             value = float(value)
         except OverflowError:
             value = float("inf")
         if not np.isfinite(value):
-            raise ValidationError(f"features.{name}", "must be finite")
+            errors[f"features.{name}"] = "must be a finite number"
         values.append(value)
+    return values, errors
+
+
+def check_features(features) -> list[float]:
+    """The feature values in FEATURE_COLUMNS order; SampleErrors naming every bad one."""
+    values, errors = feature_errors(features)
+    if errors:
+        raise SampleErrors(errors)
     return values
 
 
+def _target_error(target) -> str | None:
+    if _missing(target):
+        return "required"
+    return None if _is_number(target) and float(target) in (0.0, 1.0) else "must be 0 or 1"
+
+
+def _symbol_error(symbol, symbols: list[str]) -> str | None:
+    if _missing(symbol):
+        return f"required (one of {', '.join(symbols)})"
+    ok = isinstance(symbol, str) and symbol.strip().upper() in symbols
+    return None if ok else f"must be one of {', '.join(symbols)}"
+
+
 def check_target(target, field: str = "target") -> int:
-    if _is_number(target) and float(target) in (0.0, 1.0):
-        return int(target)
-    raise ValidationError(field, f"must be 0 or 1, got {target!r}")
+    error = _target_error(target)
+    if error:
+        raise ValidationError(field, error)
+    return int(target)
 
 
 def check_symbol(symbol, symbols: Iterable[str]) -> str:
     known = list(symbols)
-    if not isinstance(symbol, str) or symbol.strip().upper() not in known:
-        raise ValidationError("symbol", f"must be one of {', '.join(known)}, got {symbol!r}")
+    error = _symbol_error(symbol, known)
+    if error:
+        raise ValidationError("symbol", error)
     return symbol.strip().upper()
+
+
+def check_sample(features, target, symbol, symbols: Iterable[str]) -> tuple[list[float], int, str]:
+    """One labelled sample checked whole: (feature values, target, symbol), or SampleErrors with every
+    field at fault, target first.
+
+    >>> try:
+    ...     check_sample({"rsi": "high"}, None, "btcusdt", ["BTCUSDT"])
+    ... except SampleErrors as exc:
+    ...     list(exc.errors.items())[:3]
+    [('target', 'required'), ('features.return_1', 'required'), ('features.momentum_10', 'required')]
+    """
+    known = list(symbols)
+    values, feature_problems = feature_errors(features)
+    errors = {field: error for field, error in (("target", _target_error(target)),
+                                                ("symbol", _symbol_error(symbol, known))) if error}
+    errors.update(feature_problems)
+    if errors:
+        raise SampleErrors(errors)
+    return values, int(target), symbol.strip().upper()
 
 
 def check_source(source) -> str:
