@@ -1,10 +1,27 @@
-"""Locks that hold across processes (fcntl.flock on a file); the kernel frees them if a holder dies."""
+"""Locks that hold across processes (fcntl.flock on a file); the kernel frees them if a holder dies.
+
+A forked child (a background-callback job, a server worker) closes the lock descriptors it inherited
+without unlocking: the locks stay its parent's, and die with the parent rather than with the child.
+"""
 from __future__ import annotations
 
 import fcntl
 import os
 import time
+import weakref
 from pathlib import Path
+
+_HELD: "weakref.WeakSet[ProcessLock]" = weakref.WeakSet()  # this process's locks that are held now
+
+
+def _forget_inherited() -> None:
+    for lock in list(_HELD):
+        os.close(lock._fd)
+        lock._fd = None
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited)
 
 
 class LockBusy(RuntimeError):
@@ -43,10 +60,12 @@ class ProcessLock:
                     raise LockBusy(f"{self.name!r} is already running") from None
                 time.sleep(0.01)
         self._fd = fd
+        _HELD.add(self)
         return self
 
     def release(self) -> None:
         if self._fd is not None:
+            _HELD.discard(self)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

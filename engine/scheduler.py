@@ -226,11 +226,8 @@ class Leadership:
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
-        """In a forked child (e.g. a background-callback process): close the inherited lock descriptor
-        without unlocking, so the lock dies with the leader and a standby can take over at once."""
-        if self.lock._fd is not None:
-            os.close(self.lock._fd)
-            self.lock._fd = None
+        """In a forked child (e.g. a background-callback process): it does not lead (engine.locks closed the
+        inherited lock descriptor, so the lock dies with the leader and a standby can take over at once)."""
         self.leading, self._thread = False, None
         self._guard = threading.Lock()
 

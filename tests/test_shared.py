@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
+import signal
+import time
 
 import pytest
 
@@ -100,6 +103,23 @@ def test_lock_excludes_other_processes_and_frees_on_release(tmp_path):
     proc.join()
     with ProcessLock(tmp_path, "retrain", timeout=0):
         pass
+
+
+def test_a_forked_child_does_not_keep_its_parents_lock(tmp_path):
+    """A job forked off while a lock is held (a background callback) must not hold it once the holder dies."""
+    lock = ProcessLock(tmp_path, "job-collect").acquire()
+    child = os.fork()
+    if child == 0:
+        held_here = lock._fd is not None
+        time.sleep(0 if held_here else 30)
+        os._exit(1 if held_here else 0)
+    try:
+        os.close(lock._fd)  # the holder dies: its descriptor closes without an unlock
+        with ProcessLock(tmp_path, "job-collect", timeout=5):  # free although the child still runs
+            assert os.waitpid(child, os.WNOHANG) == (0, 0)
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
 
 
 def test_migrations_apply_once_and_append(tmp_path):
