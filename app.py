@@ -30,7 +30,7 @@ from callbacks import initial_props, register_callbacks
 from callbacks.figures import TRACE_TYPES
 from engine import paths
 from engine.jobs import log_to_stdout
-from engine.system import SystemHandle
+from engine.system import HybridLearningSystem, SystemHandle
 from layouts import plotly_bundle
 from layouts.shell import build_layout
 from server import auth
@@ -198,8 +198,12 @@ def serve(args) -> int:
         raise RuntimeError("prometheus_client was imported before the server chose its metrics folder")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir(data_dir)))
     jobs = f"Celery workers via {args.redis_url}" if args.redis_url else "diskcache worker processes"
-    print(f"Hybrid Learning dashboard: http://{args.host}:{args.port}/  (data dir {data_dir}; gunicorn, "
-          f"{args.workers} worker(s) x {args.threads} threads; background jobs: {jobs})", flush=True)
+    collector = HybridLearningSystem(data_dir).collector  # probed here, once: the workers inherit no connection
+    source = ("replay: Binance unreachable or not wanted, replaying the bundled candles (offline)"
+              if collector.source == "replay" else "live: Binance")
+    print(f"Hybrid Learning dashboard: http://{args.host}:{args.port}/  (data dir {data_dir}; data source "
+          f"{source}; gunicorn, {args.workers} worker(s) x {args.threads} threads; background jobs: {jobs})",
+          flush=True)
     if not plotly_bundle.choose(TRACE_TYPES).partial:
         print("note: serving the full plotly.js (4.8 MB); `npm ci` installs the 1.3 MB finance bundle, "
               "which draws the first chart about twice as fast", flush=True)
