@@ -49,6 +49,23 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.1):
         time.sleep(interval)
 
 
+def click_job(page, job: str, timeout: float = 180) -> set[str]:
+    """Click a job's button on the page and wait until its run finished (while it runs, its progress bar shows
+    and Cancel is live); returns the progress labels seen."""
+    page.click(f"#{job}-run")
+    page.wait_for_selector(f"#{job}-run:disabled", timeout=timeout * 1000)
+    assert page.locator(f"#{job}-progress").is_visible() and page.locator(f"#{job}-cancel").is_enabled()
+    labels: set[str] = set()
+
+    def finished():
+        text = page.locator(f"#{job}-progress").inner_text().strip()
+        if text:
+            labels.add(text)
+        return page.locator(f"#{job}-run").is_enabled() and page.inner_text(f"#{job}-result").strip()
+    wait_until(finished, timeout, f"the {job} run to finish", interval=0.05)
+    return labels
+
+
 def _answers(url: str | urllib.request.Request) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:

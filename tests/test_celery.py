@@ -11,7 +11,7 @@ import pytest
 
 from callbacks.jobs import POLL_MS
 from engine.db import Database
-from tests.browser_fixtures import (DashboardServer, browser, require_chromium, screenshot,  # noqa: F401 (fixture)
+from tests.browser_fixtures import (DashboardServer, browser, click_job, require_chromium, screenshot,  # noqa: F401 (fixture)
                                     wait_until)
 from tests.deploy_fixtures import CeleryWorker, RedisServer, request
 from tests.fake_binance import FakeBinance
@@ -89,16 +89,7 @@ def test_page_jobs_run_in_the_worker_with_progress_and_the_server_sees_the_resul
     try:
         page.click("#collect-run")
         wait_until(lambda: "ok" in page.inner_text("#collect-result"), 120, "the collect to finish")
-        labels = set()
-        page.click("#batch_retrain-run")
-        page.wait_for_selector("#batch_retrain-run:disabled", timeout=TIMEOUT_MS)
-
-        def finished():
-            text = page.locator("#batch_retrain-progress").inner_text().strip()
-            if text:
-                labels.add(text)
-            return page.locator("#batch_retrain-run").is_enabled() and page.inner_text("#batch_retrain-result").strip()
-        wait_until(finished, 180, "the retrain to finish", interval=0.05)
+        labels = click_job(page, "batch_retrain")
         assert "ok" in page.inner_text("#batch_retrain-result")
         run = _runs(server, "batch_retrain")[-1]
         assert run["outcome"] == "ok" and run["trigger"] == "dashboard"

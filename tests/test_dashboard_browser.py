@@ -15,7 +15,7 @@ from callbacks.figures import TRACE_TYPES
 from callbacks.jobs import POLL_MS
 from engine.features import FEATURE_COLUMNS
 from layouts.plotly_bundle import choose
-from tests.browser_fixtures import browser, page, screenshot, server, wait_until  # noqa: F401 (fixtures)
+from tests.browser_fixtures import browser, click_job, page, screenshot, server, wait_until  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 LOAD_TIMEOUT_MS = 90_000  # generous: CI machines are shared; every wait ends as soon as its condition holds
@@ -152,18 +152,7 @@ def test_weight_slider_changes_and_persists_the_weights(page, server):
 
 def test_batch_retrain_shows_progress_and_finishes(page, server):
     runs_before = len(_job_runs(server, "batch_retrain"))
-    page.click("#batch_retrain-run")
-    page.wait_for_selector("#batch_retrain-run:disabled", timeout=LOAD_TIMEOUT_MS)
-    assert page.locator("#batch_retrain-progress").is_visible()
-    assert page.locator("#batch_retrain-cancel").is_enabled()
-    labels = set()
-
-    def finished():
-        text = page.locator("#batch_retrain-progress").inner_text().strip()
-        if text:
-            labels.add(text)
-        return page.locator("#batch_retrain-run").is_enabled() and page.inner_text("#batch_retrain-result").strip()
-    wait_until(finished, 180, "the batch retrain to finish", interval=0.05)
+    labels = click_job(page, "batch_retrain")
     assert "ok" in page.inner_text("#batch_retrain-result")
     runs = _job_runs(server, "batch_retrain")
     assert len(runs) == runs_before + 1
