@@ -117,10 +117,11 @@ def trades_view(stats: Mapping, trades: Sequence[Mapping], events: Sequence[Mapp
 def trades_page(system, symbol: str | None, limit: int = 50) -> tuple[go.Figure, html.Div]:
     """(figure, content) for one symbol, or all symbols when ``symbol`` is None."""
     trader = system.trader
-    curves = trader.curves(symbol)
-    fig = trades_figure(curves["equity"], curves["buy_and_hold"])
+    report = trader.report(symbol or trader.symbols()[0])
+    fig = trades_figure(report["equity"], report["buy_and_hold"])
     fig.update_layout(uirevision=symbol or ALL_SYMBOLS)
-    return fig, trades_view(trader.stats(symbol), trader.trades(symbol, limit=limit, with_learning=True),
+    stats = report["stats"] if symbol else trader.stats()["totals"]
+    return fig, trades_view(stats, trader.trades(symbol, limit=limit, with_learning=True),
                             trader.learning_events(symbol, limit=15))
 
 

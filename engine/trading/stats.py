@@ -21,7 +21,8 @@ def closed_trades(trades: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]
 
 
 def equity_curve(trades: Iterable[Mapping[str, Any]], capital: float) -> pd.DataFrame:
-    """Realised equity after each closed trade: columns time (exit bar), pnl, equity, drawdown, win_rate."""
+    """Realised equity after each closed trade: columns time (exit bar), pnl, equity, drawdown (USDT below
+    the peak so far), drawdown_pct (of that peak), win_rate (cumulative)."""
     done = closed_trades(trades)
     pnl = np.array([t["pnl"] for t in done], dtype=float)
     equity = capital + np.cumsum(pnl)
@@ -31,6 +32,7 @@ def equity_curve(trades: Iterable[Mapping[str, Any]], capital: float) -> pd.Data
         "pnl": pnl,
         "equity": equity,
         "drawdown": peak - equity,
+        "drawdown_pct": (peak - equity) / peak * 100.0,
         "win_rate": np.cumsum(pnl > 0) / np.arange(1, len(pnl) + 1),
     })
 
@@ -49,14 +51,24 @@ def exposure(trades: Iterable[Mapping[str, Any]], bar_times: np.ndarray) -> floa
     """Share of the bars (open times, ascending) spent in at least one filled position."""
     if len(bar_times) == 0:
         return None
-    held = np.zeros(len(bar_times), dtype=bool)
-    for t in trades:
-        if t.get("entry_time") is None:
-            continue
-        start = np.searchsorted(bar_times, t["entry_time"], side="left")
-        end = len(bar_times) if t["status"] != "closed" else np.searchsorted(bar_times, t["exit_time"], "right")
-        held[start:end] = True
-    return float(held.mean())
+    filled = [t for t in trades if t.get("entry_time") is not None]
+    starts = np.searchsorted(bar_times, np.array([t["entry_time"] for t in filled], dtype=np.int64), side="left")
+    ends = np.array([len(bar_times) if t["status"] != "closed" else
+                     np.searchsorted(bar_times, t["exit_time"], "right") for t in filled], dtype=np.int64)
+    depth = np.zeros(len(bar_times) + 1, dtype=np.int64)  # positions held per bar, as a running sum of +1/-1
+    np.add.at(depth, starts, 1)
+    np.add.at(depth, ends, -1)
+    return float((np.cumsum(depth[:-1]) > 0).mean())
+
+
+def profit_factor(pnl: np.ndarray) -> float | None:
+    """Gross profit over gross loss (PnL after fees); None without a losing trade (undefined).
+
+    >>> profit_factor(np.array([30.0, -10.0, -5.0])), profit_factor(np.array([5.0]))
+    (2.0, None)
+    """
+    loss = -pnl[pnl < 0].sum()
+    return float(pnl[pnl > 0].sum() / loss) if loss > 0 else None
 
 
 def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, pd.DataFrame],
@@ -67,7 +79,6 @@ def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, p
     capital = rules.stake * max(len(candles_by_symbol), 1)
     curve = equity_curve(done, capital)
     pnl = curve["pnl"].to_numpy()
-    peak = curve["equity"] + curve["drawdown"]
     wins = int((pnl > 0).sum())
     reasons: dict[str, int] = {}
     for t in done:
@@ -88,11 +99,14 @@ def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, p
         "losses": len(done) - wins,
         "win_rate": wins / len(done) if done else None,
         "pnl_usdt": total,
+        "gross_profit_usdt": float(pnl[pnl > 0].sum()),
+        "gross_loss_usdt": float(-pnl[pnl < 0].sum()),
+        "profit_factor": profit_factor(pnl),
         "fees_usdt": float(sum(t["fees"] for t in done)),
         "return_pct": total / capital * 100.0,
         "avg_trade_return_pct": float(np.mean([t["return_pct"] for t in done])) if done else None,
         "max_drawdown_usdt": float(curve["drawdown"].max()) if done else 0.0,
-        "max_drawdown_pct": float((curve["drawdown"] / peak).max() * 100.0) if done else 0.0,
+        "max_drawdown_pct": float(curve["drawdown_pct"].max()) if done else 0.0,
         "exposure": float(np.mean(exposures)) if exposures else None,
         "exit_reasons": reasons,
         "capital_usdt": capital,
@@ -101,3 +115,20 @@ def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, p
                          "return_pct": None if bh_pnl is None else bh_pnl / capital * 100.0},
         "excess_pnl_usdt": None if bh_pnl is None else total - bh_pnl,
     }
+
+
+TOTAL_KEYS = ("trades", "open_trades", "long_trades", "short_trades", "wins", "losses", "pnl_usdt", "fees_usdt",
+              "gross_profit_usdt", "gross_loss_usdt")
+
+
+def totals(per_symbol: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What adds up across symbols (counts, PnL and fees, win rate and profit factor of all trades);
+    drawdown, exposure and buy-and-hold stay per symbol: each symbol's trades live in its own period."""
+    out: dict[str, Any] = {key: sum(s[key] for s in per_symbol.values()) for key in TOTAL_KEYS}
+    out["win_rate"] = out["wins"] / out["trades"] if out["trades"] else None
+    loss = out["gross_loss_usdt"]
+    out["profit_factor"] = out["gross_profit_usdt"] / loss if loss > 0 else None
+    learning = [s["learning_events"] for s in per_symbol.values() if "learning_events" in s]
+    if learning:
+        out["learning_events"] = {k: sum(e[k] for e in learning) for k in learning[0]}
+    return out
