@@ -138,3 +138,35 @@ def test_force_exit_happens_exactly_once_when_two_processes_ask_at_once(data_dir
     [closed] = trader.trades()
     assert (closed["status"], closed["exit_reason"]) == ("closed", "force_exit")
     assert trader.learning_events() == []
+
+
+def test_open_positions_are_marked_like_a_force_exit_now(data_dir):
+    trader = make_trader(data_dir / "market.db", trade_fee_pct=0.1, trade_slippage_pct=0.05, max_holding_bars=10)
+    feed(trader, [FLAT, (100, 101, 99.8, 100.6)])
+    trader.on_prediction(prediction())
+    trader.on_candles(SYMBOL)
+    [marked] = trader.open_positions()
+    assert (marked["mark_time"], marked["mark_price"]) == (T0 + HOUR, 100.6)
+    assert marked["unrealised_pnl"] == pytest.approx(trader.force_exit(marked["id"])["pnl"])
+
+
+def test_report_is_reused_until_a_trade_an_event_the_candles_or_the_rules_change(data_dir):
+    db_path = data_dir / "market.db"
+    cfg = config(max_holding_bars=10)
+    db = Database(db_path)
+    trader = PaperTrader(db, CandleStore(db), lambda: cfg, clock=lambda: 42)
+    feed(trader, [FLAT, FLAT])
+    trader.on_prediction(prediction())
+    trader.on_candles(SYMBOL)
+    first = trader.report(SYMBOL)
+    assert trader.report(SYMBOL)["equity"] is first["equity"]  # nothing changed: not recomputed
+    other = make_trader(db_path, max_holding_bars=10)  # another process closes the trade
+    other.force_exit(trader.trades()[0]["id"])
+    closed = trader.report(SYMBOL)
+    assert (first["stats"]["trades"], closed["stats"]["trades"]) == (0, 1)
+    feed(trader, [FLAT], start=T0 + 2 * HOUR)
+    assert trader.report(SYMBOL)["buy_and_hold"]["open_time"].iloc[-1] == T0 + 2 * HOUR  # a new candle
+    cfg["trade_stake_usdt"] = 500.0
+    assert trader.report(SYMBOL)["stats"]["capital_usdt"] == 500.0  # new rules
+    trader.report(SYMBOL)["stats"]["trades"] = 99  # a caller's change does not reach the next answer
+    assert trader.report(SYMBOL)["stats"]["trades"] == 1

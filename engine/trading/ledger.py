@@ -75,6 +75,11 @@ MIGRATIONS = [
     );
     CREATE INDEX trading_learning_events_status ON trading_learning_events (status)
     """,
+    # per-symbol reads of the dashboard's every refresh (version, event counts) from indexes alone
+    """
+    CREATE INDEX trading_trades_symbol_progress ON trading_trades (symbol, entry_time, closed_at);
+    CREATE INDEX trading_learning_events_symbol_status ON trading_learning_events (symbol, status)
+    """,
 ]
 _JSON_COLUMNS = ("features", "rules")
 SIDES = ("LONG", "SHORT")
@@ -87,14 +92,12 @@ SUMMARY_COLUMNS = ("id", "symbol", "side", "status", "signal_time", "entry_time"
 
 def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
-    out = []
-    for values in cursor.fetchall():
-        row = dict(zip(names, values))
-        for key in _JSON_COLUMNS:
-            if isinstance(row.get(key), str):
+    rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+    for key in set(_JSON_COLUMNS) & set(names):
+        for row in rows:
+            if isinstance(row[key], str):
                 row[key] = json.loads(row[key])
-        out.append(row)
-    return out
+    return rows
 
 
 class TradeLedger:
@@ -254,6 +257,16 @@ class TradeLedger:
         marks = ",".join("?" for _ in trade_ids)
         rows = self._select(f"SELECT * FROM trading_learning_events WHERE trade_id IN ({marks})", tuple(trade_ids))
         return {row["trade_id"]: row for row in rows}
+
+    def version(self, symbol: str) -> tuple:
+        """Changes whenever a trade of ``symbol`` opens, fills or closes or one of its learning events changes
+        status (two aggregate reads; for caches of what is computed from them)."""
+        conn = self.db.connect()
+        trades = conn.execute("SELECT COUNT(*), MAX(id), COUNT(entry_time), COUNT(closed_at), MAX(closed_at) "
+                              "FROM trading_trades WHERE symbol=?", (symbol,)).fetchone()
+        events = conn.execute("SELECT COUNT(*), SUM(status='delivered'), SUM(status='failed') "
+                              "FROM trading_learning_events WHERE symbol=?", (symbol,)).fetchone()
+        return trades + events
 
     def event_counts(self, symbol: str | None = None) -> dict[str, int]:
         """Learning events by status (pending, delivered, failed)."""

@@ -78,6 +78,11 @@ def _validate_bar(prediction: Mapping[str, Any]) -> tuple[str, int]:
     return symbol, int(open_time)
 
 
+def _settle_at(trade: Mapping[str, Any], price: float) -> dict[str, float]:
+    """A filled trade's round trip if it left at ``price`` (before exit slippage), under its own rules."""
+    return settle(DIRECTIONS[trade["side"]], trade["entry_price"], price, TradeRules(**trade["rules"]))
+
+
 class PaperTrader:
     """Signals, paper trades and learning from their outcomes (no real orders, no keys).
 
@@ -97,6 +102,7 @@ class PaperTrader:
         self.learn = learn
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.gate = gate
+        self._reports: dict[str, tuple[tuple, dict[str, Any]]] = {}  # symbol -> (what it was computed from, report)
 
     def on_prediction(self, prediction: Mapping[str, Any], features: Mapping[str, Any] | None = None
                       ) -> dict[str, Any] | None:
@@ -193,13 +199,28 @@ class PaperTrader:
             return by_rules | {"forced": False}
         trade = self.ledger.trade(trade_id)  # as filled now, or as another process left it
         last = candles.iloc[-1]
-        result = settle(DIRECTIONS[trade["side"]], trade["entry_price"], float(last["close"]),
-                        TradeRules(**trade["rules"])) | {
+        result = _settle_at(trade, float(last["close"])) | {
             "exit_time": int(last["open_time"]), "exit_reason": FORCE_EXIT,
             "bars_held": int((candles["open_time"] >= trade["entry_time"]).sum())}
         if trade["status"] == "closed" or not self.ledger.close(trade_id, result, None, self.clock()):
             raise TradeClosed(self.ledger.trade(trade_id))
         return self.ledger.trade(trade_id) | {"forced": True}
+
+    def open_positions(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Open trades, newest first, each marked to its symbol's latest stored close: ``mark_time``,
+        ``mark_price`` and ``unrealised_pnl`` (what a force exit now would give, exit slippage and both fees
+        paid); the marks are None while a trade waits for its entry bar."""
+        latest: dict[str, dict | None] = {}
+        out = []
+        for trade in self.ledger.trades(symbol=symbol, status="open"):
+            if trade["symbol"] not in latest:
+                latest[trade["symbol"]] = self.store.latest(trade["symbol"], trade["interval"])
+            bar = latest[trade["symbol"]]
+            marked = trade["entry_time"] is not None and bar is not None
+            out.append(trade | {"mark_time": int(bar["open_time"]) if marked else None,
+                                "mark_price": float(bar["close"]) if marked else None,
+                                "unrealised_pnl": _settle_at(trade, float(bar["close"]))["pnl"] if marked else None})
+        return out
 
     def deliver_learning(self, symbol: str | None = None) -> dict[str, int]:
         """Pass pending learning events to ``learn``; returns counts by outcome. Events stay
@@ -263,15 +284,24 @@ class PaperTrader:
 
     def report(self, symbol: str) -> dict[str, Any]:
         """``stats``: win rate, PnL, profit factor, drawdown, exposure and buy-and-hold from the symbol's
-        first entry to its latest bar (stats.summarize), ``learning_events`` by status; for charts,
+        first entry to its latest bar (stats.summarize), ``learning_events`` by status; ``trades`` (newest
+        first, ledger.SUMMARY_COLUMNS); for charts,
         ``equity`` (realised, per closed trade: equity, drawdown, drawdown_pct, cumulative win rate) and
-        ``buy_and_hold`` (PnL of one stake marked at each close) over the same span, on market time."""
-        rules = TradeRules.from_config(self.config())
-        trades = self.ledger.trades(symbol=symbol, columns=SUMMARY_COLUMNS)
-        entries = [t["entry_time"] for t in trades if t["entry_time"] is not None]
-        span = ({symbol: self.store.range(symbol, self.config()["interval"], start_ms=min(entries))}
-                if entries else {})
-        return {"stats": summarize(trades, span, rules) | {"symbol": symbol,
+        ``buy_and_hold`` (PnL of one stake marked at each close) over the same span, on market time.
+        Kept per symbol until a trade, a learning event, the stored candles or the rules change (read from
+        disk on each call: other processes' changes count); callers must not change the frames or lists."""
+        cfg = self.config()
+        rules, interval = TradeRules.from_config(cfg), cfg["interval"]
+        key = (self.ledger.version(symbol), self.store.bounds(symbol, interval), rules, interval)
+        cached = self._reports.get(symbol)
+        if cached is None or cached[0] != key:  # recomputed only when a trade, an event or the candles changed
+            trades = self.ledger.trades(symbol=symbol, columns=SUMMARY_COLUMNS)
+            entries = [t["entry_time"] for t in trades if t["entry_time"] is not None]
+            span = {symbol: self.store.range(symbol, interval, start_ms=min(entries))} if entries else {}
+            cached = key, {
+                "stats": summarize(trades, span, rules) | {"symbol": symbol,
                                                            "learning_events": self.ledger.event_counts(symbol)},
-                "equity": equity_curve(trades, rules.stake),
+                "trades": trades, "equity": equity_curve(trades, rules.stake),
                 "buy_and_hold": buy_and_hold_curve(span.get(symbol, pd.DataFrame()), rules)}
+            self._reports[symbol] = cached
+        return cached[1] | {"stats": dict(cached[1]["stats"])}
