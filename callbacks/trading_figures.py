@@ -1,0 +1,175 @@
+"""Paper-trading charts (pure builders), per symbol on a market-time axis: realised PnL after fees against
+buy-and-hold with the drawdown below it, and the PnL of each closed trade with the running win rate.
+
+Input: PaperTrader.report(symbol) dicts ({"stats", "equity", "buy_and_hold", "trades"}) by symbol. One
+symbol gives one block of rows; several give one block each, with its own time axis (symbols replay
+different eras: never one axis across them). Each figure names the symbol of every x axis in
+``layout.meta["xsync"]``: the page zooms the axes of one symbol together across the charts of a tab
+(assets/dashboard.js). Figures are assembled as plain traces and one layout (:func:`grid`), then made a
+plotly Figure once: plotly's incremental make_subplots / add_trace(row=) / update_*axes path is ~5x slower.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from callbacks.figures import LAYOUT, _layout, empty_figure
+
+EQUITY, BUY_AND_HOLD, DRAWDOWN, WIN_RATE = "#6f42c1", "#6c757d", "rgba(220,53,69,0.25)", "#fd7e14"
+GAIN, LOSS = "#198754", "#dc3545"
+PANEL_HEIGHT = 300  # px per symbol in an "All symbols" figure
+BLOCK_GAP, ROW_GAP = 75, 10  # px between symbols' blocks (tick labels above, a title below) / rows of a block
+MARGIN_TOP, MARGIN_BOTTOM = {False: 30, True: 75}, 30  # px; the top keeps room for the legend (and a title)
+Range = tuple[int, int]  # (first, last) epoch ms shown
+
+
+class Row(NamedTuple):
+    """Axis ids of one row of a :func:`grid` (y2: its right-hand axis, if asked for)."""
+    x: str
+    y: str
+    y2: str | None
+
+
+def times(ms: Any) -> np.ndarray:
+    """Epoch milliseconds -> datetime64[ms] (UTC, without a zone: plotly draws them as given) for an axis;
+    70x cheaper for plotly to take than zone-aware timestamps."""
+    return np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
+
+
+def two_colors(flags: np.ndarray, true: str, false: str) -> dict:
+    """Marker colours by a boolean per point, as numbers on a two-colour scale: plotly checks a numeric
+    array at once, a list of colour names one by one (~50 ms for a year of bars)."""
+    return {"color": np.asarray(flags, dtype=float), "colorscale": [[0, false], [1, true]], "cmin": 0, "cmax": 1}
+
+
+def _id(letter: str, k: int) -> str:
+    return letter if k == 1 else f"{letter}{k}"
+
+
+def axis(id: str) -> str:
+    """A trace's axis id -> its layout key: "x" -> "xaxis", "y3" -> "yaxis3"."""
+    return f"{id[0]}axis{id[1:]}"
+
+
+def grid(titles: Sequence[str], symbols: Sequence[str], shares: Sequence[float], height: int,
+         secondary: bool = False) -> tuple[dict, list[list[Row]]]:
+    """Layout for one block of rows (``shares`` of its height) per symbol, stacked top-down, each block titled
+    when there are several. The rows of a block share their time axis (the lower ones match the first, tick
+    labels on the last only); blocks never do. Returns (layout dict, rows per block)."""
+    several = len(titles) > 1
+    n = len(titles) * len(shares)
+    plot_px = height - MARGIN_TOP[several] - MARGIN_BOTTOM
+    block_gap, row_gap = BLOCK_GAP / plot_px, ROW_GAP / plot_px
+    block = (1 - (len(titles) - 1) * block_gap - len(titles) * (len(shares) - 1) * row_gap) / len(titles)
+    layout: dict[str, Any] = {"annotations": [], "meta": {"xsync": {}},
+                              "margin": {"t": MARGIN_TOP[several], "b": MARGIN_BOTTOM},
+                              "legend": {"y": 1 + (36 if several else 0) / plot_px}}
+    blocks, top, k = [], 1.0, 0
+    for title, symbol in zip(titles, symbols):
+        if several:
+            layout["annotations"].append(dict(text=title, x=0.5, y=top, xref="paper", yref="paper",
+                                              yanchor="bottom", showarrow=False, font=dict(size=13)))
+        rows = []
+        for r, share in enumerate(shares):
+            k += 1
+            row = Row(_id("x", k), _id("y", k), _id("y", n + k) if secondary else None)
+            bottom = max(0.0, top - block * share)
+            layout[axis(row.x)] = {"anchor": row.y, "showticklabels": r == len(shares) - 1,
+                                   **({"matches": rows[0].x} if rows else {})}
+            layout[axis(row.y)] = {"anchor": row.x, "domain": [bottom, top]}
+            if secondary:
+                layout[axis(row.y2)] = {"anchor": row.x, "overlaying": row.y, "side": "right", "showgrid": False}
+            layout["meta"]["xsync"][axis(row.x)] = symbol
+            rows.append(row)
+            top = bottom - (row_gap if r < len(shares) - 1 else block_gap)
+        blocks.append(rows)
+    return layout, blocks
+
+
+def figure(traces: list[dict], layout: dict, height: int) -> go.Figure:
+    """The plotly Figure of plain ``traces`` and ``layout``, laid out (and themed) by the shared _layout; the
+    grid's margins and legend place win over _layout's defaults."""
+    fig = _layout(go.Figure(data=traces, layout=layout), height)
+    fig.layout.margin = LAYOUT["margin"] | layout["margin"]
+    fig.layout.legend = LAYOUT["legend"] | layout["legend"]
+    return fig
+
+
+def _title(symbol: str, report: Mapping) -> str:
+    stats = report["stats"]
+    if not stats.get("span"):
+        return f"{symbol} · no trades yet"
+    first, last = (str(t)[:10] for t in times(stats["span"]))
+    return f"{symbol} · {first} → {last} · {stats['trades']} closed"
+
+
+def _range(report: Mapping, shown: Range | None) -> list | None:
+    span = shown or report["stats"].get("span")
+    return None if not span else [str(t) for t in times(span)]
+
+
+def equity_figure(reports: Mapping[str, Mapping], shown: Mapping[str, Range] | None = None,
+                  height: int = 360) -> go.Figure:
+    """Per symbol: realised PnL after fees (step line from 0 at the first entry) against buy-and-hold of one
+    stake over the same span, in USDT, and below it the drawdown (% below the peak so far).
+    ``shown``: the time range to show first per symbol (default each symbol's trading span)."""
+    symbols = list(reports)
+    if not any(r["stats"].get("span") for r in reports.values()):
+        return empty_figure(f"No paper trades yet for {', '.join(symbols)} — they open when a prediction is "
+                            "confident enough.", height)
+    height = height if len(symbols) == 1 else PANEL_HEIGHT * len(symbols)
+    layout, blocks = grid([_title(s, r) for s, r in reports.items()], symbols, (0.68, 0.32), height)
+    traces: list[dict] = []
+    for (symbol, report), (top, low) in zip(reports.items(), blocks):
+        equity, bh, first = report["equity"], report["buy_and_hold"], not traces
+        if not bh.empty:
+            x = times(np.concatenate((bh["open_time"].to_numpy()[:1], equity["time"].to_numpy())))
+            traces += [
+                dict(type="scatter", x=times(bh["open_time"]), y=bh["pnl"].to_numpy(), name="buy & hold (same span)",
+                     legendgroup="bh", showlegend=first, xaxis=top.x, yaxis=top.y,
+                     line=dict(color=BUY_AND_HOLD, width=1.3, dash="dash")),
+                dict(type="scatter", x=x, y=np.concatenate(([0.0], equity["pnl"].cumsum().to_numpy())),
+                     name="paper trades (PnL after fees)", legendgroup="pnl", showlegend=first, line_shape="hv",
+                     xaxis=top.x, yaxis=top.y, line=dict(color=EQUITY, width=2.2)),
+                dict(type="scatter", x=x, y=np.concatenate(([0.0], -equity["drawdown_pct"].to_numpy())),
+                     name="drawdown", legendgroup="dd", showlegend=first, line_shape="hv", fill="tozeroy",
+                     fillcolor=DRAWDOWN, xaxis=low.x, yaxis=low.y, line=dict(color=LOSS, width=0.8))]
+        layout[axis(top.x)]["range"] = _range(report, (shown or {}).get(symbol))
+        layout[axis(top.y)]["title"] = {"text": "PnL (USDT)"}
+        layout[axis(low.y)] |= {"title": {"text": "drawdown"}, "ticksuffix": "%", "rangemode": "tozero"}
+    return figure(traces, layout, height)
+
+
+def _bar_width(exit_times: np.ndarray) -> float | None:
+    """Bars 80% as wide as the median gap between exits (ms), so sparse trades do not draw as hairlines."""
+    gaps = np.diff(np.sort(exit_times))
+    gaps = gaps[gaps > 0]
+    return float(0.8 * np.median(gaps)) if len(gaps) else None
+
+
+def trade_pnl_figure(reports: Mapping[str, Mapping], shown: Mapping[str, Range] | None = None,
+                     height: int = 360) -> go.Figure:
+    """Per symbol: the PnL after fees of each closed trade (bar at its exit bar, green won, red lost) and the
+    running win rate (right axis)."""
+    symbols = list(reports)
+    if not any(len(r["equity"]) for r in reports.values()):
+        return empty_figure("No closed trades yet — each closes on take-profit, stop-loss, max holding or a "
+                            "force exit.", height)
+    height = height if len(symbols) == 1 else PANEL_HEIGHT * len(symbols)
+    layout, blocks = grid([_title(s, r) for s, r in reports.items()], symbols, (1.0,), height, secondary=True)
+    traces: list[dict] = []
+    for (symbol, report), (row,) in zip(reports.items(), blocks):
+        equity, first = report["equity"], not traces
+        x, pnl = times(equity["time"]), equity["pnl"].to_numpy()
+        traces += [dict(type="bar", x=x, y=pnl, name="PnL per trade", legendgroup="pnl", showlegend=first,
+                        width=_bar_width(equity["time"].to_numpy()), marker=two_colors(pnl > 0, GAIN, LOSS),
+                        xaxis=row.x, yaxis=row.y),
+                   dict(type="scatter", x=x, y=equity["win_rate"].to_numpy(), name="win rate (running)",
+                        legendgroup="wr", showlegend=first, xaxis=row.x, yaxis=row.y2,
+                        line=dict(color=WIN_RATE, width=1.6))]
+        layout[axis(row.x)]["range"] = _range(report, (shown or {}).get(symbol))
+        layout[axis(row.y)]["title"] = {"text": "PnL (USDT)"}
+        layout[axis(row.y2)] |= {"tickformat": ".0%", "range": [0, 1], "tickmode": "linear", "dtick": 0.25}
+    return figure(traces, layout, height)
