@@ -2,7 +2,10 @@
  * - the theme: Bootstrap 5.3's data-bs-theme on <html>, remembered in localStorage, set before the first paint;
  *   charts follow through CSS (see callbacks.figures._layout and dashboard.css);
  * - the zoom sync: zooming a chart applies the same time range to the axes of the same symbol in the other
- *   charts of its tab (each figure names its axes' symbols in layout.meta.xsync). */
+ *   charts of its tab (each figure names its axes' symbols in layout.meta.xsync);
+ * - tables sent as markup (layouts.widgets.table_markup) into "<id>-html" stores are shown in the element "<id>";
+ * - force exit: an open trade's Exit button (data-trade, data-confirm) asks to confirm, then hands the trade
+ *   to the "force-exit-request" store, whose server callback closes it. */
 (function () {
   "use strict";
   var THEME_KEY = "hls-theme";
@@ -20,6 +23,13 @@
   }
 
   applyTheme(storedTheme());
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".hls-exit-button[data-trade]");
+    if (!button || !window.confirm(button.getAttribute("data-confirm"))) return;
+    window.dash_clientside.set_props("force-exit-request",
+                                     {data: {trade: Number(button.getAttribute("data-trade")), at: Date.now()}});
+  });
 
   function plotOf(id) {
     var el = document.getElementById(id);
@@ -54,6 +64,14 @@
       } catch (e) { /* private mode: this page only */ }
       applyTheme(theme);
       return theme;
+    },
+
+    showMarkup: function () {  // "<id>-html" stores -> the element "<id>" (tables as one element each)
+      window.dash_clientside.callback_context.triggered.forEach(function (t) {
+        var el = document.getElementById(t.prop_id.replace(/-html\.data$/, ""));
+        if (el && typeof t.value === "string") el.innerHTML = t.value;
+      });
+      return window.dash_clientside.no_update;
     },
 
     syncZoom: function () {

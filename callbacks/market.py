@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from dash import ClientsideFunction, Input, Output, no_update
+from dash import ClientsideFunction, Input, Output, html, no_update
 
 from callbacks.market_figures import indicator_overlays, market_figure, overview_figure, trades_in_view
 from callbacks.trading_figures import equity_figure
@@ -21,22 +21,17 @@ def market_view(system, symbol: str | None, bars: int) -> tuple:
         symbols = system.config.current()["symbols"]
         shown = {s: system.store.tail(s, interval, bars) for s in symbols}
         reports = {s: system.trader.report(s) for s in symbols}
-        windows = {s: _window(c) for s, c in shown.items() if not c.empty}
-        return (overview_figure({s: (shown[s], reports[s]["trades"]) for s in symbols}),
-                equity_figure(reports, windows), replay_note(collection))
+        note = replay_note(collection)
+        return (overview_figure({s: (shown[s], reports[s]["trades"]) for s in symbols}), equity_figure(reports),
+                html.Div(note, className="small text-muted hls-replay-note") if note else None)
     candles = system.store.tail(symbol, interval, bars + WARMUP_BARS)
     shown = candles.tail(bars).reset_index(drop=True)
     marks = [{"open_time": p["open_time"], "prediction": p["ensemble_prediction"], "correct": p["correct"]["ensemble"]}
              for p in system.hybrid.history(symbol, bars)]
     overlays = indicator_overlays(candles, compute_features(candles)) if len(candles) else None
     report = system.trader.report(symbol)
-    window = {symbol: _window(shown)} if not shown.empty else None
-    return (market_figure(shown, overlays, marks, symbol, report["trades"]), equity_figure({symbol: report}, window),
+    return (market_figure(shown, overlays, marks, symbol, report["trades"]), equity_figure({symbol: report}),
             market_summary(shown, marks, trades_in_view(shown, report["trades"]), replay_note(collection, symbol)))
-
-
-def _window(candles) -> tuple[int, int]:
-    return int(candles["open_time"].iloc[0]), int(candles["open_time"].iloc[-1])
 
 
 def register(app, get_system: Callable) -> None:

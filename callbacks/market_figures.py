@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from callbacks.figures import empty_figure
-from callbacks.trading_figures import GAIN, LOSS, Row, axis, figure, grid, times, two_colors
+from callbacks.trading_figures import GAIN, LOSS, Row, axis, figure, grid, split, times
 
 RIGHT, WRONG = GAIN, LOSS  # a prediction that came true / did not
 ENTRY = "#0d6efd"
@@ -58,8 +58,9 @@ def market_figure(candles: pd.DataFrame, overlays: pd.DataFrame, predictions: Se
         *_prediction_marks(candles, predictions, price),
         *_trade_marks(candles, trades, price),
         _line(t, ov["rsi"], "RSI 14", rsi, dict(color="#6f42c1", width=1.3)),
-        dict(type="bar", x=t, y=hist, name="MACD hist", marker=two_colors(hist >= 0, RIGHT, WRONG), opacity=0.5,
-             xaxis=macd.x, yaxis=macd.y),
+        *[dict(type="bar", x=bar_x, y=bar_y, name="MACD hist", legendgroup="hist", showlegend=color == RIGHT,
+               marker=dict(color=color), opacity=0.5, xaxis=macd.x, yaxis=macd.y)
+          for (bar_x, bar_y), color in zip(split(hist >= 0, t, hist), (RIGHT, WRONG))],
         _line(t, ov["macd"], "MACD", macd, dict(color="#0d6efd", width=1.2)),
         _line(t, ov["macd_signal"], "Signal", macd, dict(color="#fd7e14", width=1.2)),
     ]
@@ -133,7 +134,7 @@ def trades_in_view(candles: pd.DataFrame, trades: Sequence[Mapping]) -> list[Map
 
 def _trade_marks(candles: pd.DataFrame, trades: Sequence[Mapping], row: Row, legend: bool = True) -> list[dict]:
     """Each paper trade: its entry (blue ▲ LONG / ▼ SHORT at the fill price), its exit (a dot at the exit
-    price, green won / red lost) and a dotted line between them. Numpy arrays and one marker symbol per
+    price: green won, red lost) and a dotted line between them. Numpy arrays and one marker symbol per
     trace throughout: plotly checks Python lists and per-point symbols element by element."""
     shown = trades_in_view(candles, trades)
     if not shown:
@@ -158,11 +159,14 @@ def _trade_marks(candles: pd.DataFrame, trades: Sequence[Mapping], row: Row, leg
             type="scatter", x=times(entry_exit.ravel()), y=prices.ravel(), mode="lines", name="trade path",
             showlegend=False, hoverinfo="skip", line=dict(color="#6c757d", width=1, dash="dot"),
             xaxis=row.x, yaxis=row.y))
-        traces.append(dict(
-            type="scatter", x=times([t["exit_time"] for t in closed]), y=prices[:, 1], mode="markers",
-            name="trade exit", legendgroup="exit", showlegend=legend, xaxis=row.x, yaxis=row.y,
-            text=np.array([f"#{t['id']} exit {t['exit_reason'].replace('_', ' ')} {t['exit_price']:,.2f} · "
-                           f"PnL {t['pnl']:+,.2f} USDT" for t in closed]), hovertemplate="%{text}<extra></extra>",
-            marker=dict(symbol="circle", size=10, line=dict(width=1, color="white"),
-                        **two_colors(np.array([t["pnl"] > 0 for t in closed]), GAIN, LOSS))))
+        text = np.array([f"#{t['id']} exit {t['exit_reason'].replace('_', ' ')} {t['exit_price']:,.2f} · "
+                         f"PnL {t['pnl']:+,.2f} USDT" for t in closed])
+        won = np.array([t["pnl"] > 0 for t in closed])
+        exits = split(won, times([t["exit_time"] for t in closed]), prices[:, 1], text)
+        for (x, y, hover), name, color in zip(exits, ("exit, won", "exit, lost"), (GAIN, LOSS)):
+            if len(x):
+                traces.append(dict(type="scatter", x=x, y=y, mode="markers", name=name, legendgroup=name,
+                                   showlegend=legend, xaxis=row.x, yaxis=row.y, text=hover,
+                                   hovertemplate="%{text}<extra></extra>",
+                                   marker=dict(symbol="circle", size=10, color=color, line=dict(width=1, color="white"))))
     return traces

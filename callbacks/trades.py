@@ -6,24 +6,26 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from dash import ALL, ClientsideFunction, Input, Output, ctx, html, no_update
+from dash import ClientsideFunction, Input, Output, ctx, html, no_update
 
 from callbacks.trading_figures import equity_figure, trade_pnl_figure
 from engine.errors import ValidationError
 from engine.trading.stats import totals
 from layouts.market import replay_note
 from layouts.shell import chosen_symbol
-from layouts.trades import (ANY, CLOSED_PAGE, EVENTS_PAGE, closed_trades_table, force_exit_result, learning_events_table,
-                            open_trades_table, pager_text, pages, performance_table, trading_notice)
+from layouts.trades import (ANY, CLOSED_PAGE, EVENTS_PAGE, MARKUP_TABLES, closed_trades_table, force_exit_result,
+                            learning_events_table, open_trades_table, pager_text, pages, performance_table,
+                            trading_notice)
 
 
 def overview(system, symbol: str | None) -> tuple:
     """(performance table with the replay note, equity figure, PnL-per-trade figure, open trades table,
-    trading switch value) for one symbol, or every symbol (with totals) when ``symbol`` is None."""
+    trading switch value) for one symbol, or every symbol (with totals) when ``symbol`` is None; tables as
+    markup."""
     reports = {s: system.trader.report(s) for s in ([symbol] if symbol else system.trader.symbols())}
     stats = {s: r["stats"] for s, r in reports.items()}
-    performance = html.Div([replay_note(system.data_collection(), symbol),
-                            performance_table(stats, None if symbol else totals(stats))])
+    performance = performance_table(stats, None if symbol else totals(stats), replay_note(system.data_collection(),
+                                                                                         symbol))
     figures = [equity_figure(reports), trade_pnl_figure(reports)]
     for fig in figures:
         fig.update_layout(uirevision=symbol)  # keep the user's zoom across refreshes
@@ -88,8 +90,8 @@ def register(app, get_system: Callable) -> None:
     def symbol_of(system, value):
         return chosen_symbol(value, system.config.current()["symbols"])
 
-    @app.callback(Output("trades-performance", "children"), Output("trades-equity-graph", "figure"),
-                  Output("trades-pnl-graph", "figure"), Output("open-trades", "children"),
+    @app.callback(Output("trades-performance-html", "data"), Output("trades-equity-graph", "figure"),
+                  Output("trades-pnl-graph", "figure"), Output("open-trades-html", "data"),
                   Output("trading-enabled", "value"), *common, prevent_initial_call=True)  # drawn when opened
     def render(symbol, _version, tab, _action):
         if tab != "trades":
@@ -97,7 +99,7 @@ def register(app, get_system: Callable) -> None:
         system = get_system()
         return overview(system, symbol_of(system, symbol))
 
-    @app.callback(Output("closed-trades", "children"), Output("closed-pager", "max_value"),
+    @app.callback(Output("closed-trades-html", "data"), Output("closed-pager", "max_value"),
                   Output("closed-pager", "active_page"), Output("closed-pager-text", "children"),
                   Input("closed-side", "value"), Input("closed-exit", "value"), Input("closed-pager", "active_page"),
                   *common, prevent_initial_call=True)
@@ -107,7 +109,7 @@ def register(app, get_system: Callable) -> None:
         system = get_system()
         return closed_page(system, symbol_of(system, symbol), side, exit_reason, _page(ctx.triggered_id, page))
 
-    @app.callback(Output("learning-events", "children"), Output("events-pager", "max_value"),
+    @app.callback(Output("learning-events-html", "data"), Output("events-pager", "max_value"),
                   Output("events-pager", "active_page"), Output("events-pager-text", "children"),
                   Input("events-status", "value"), Input("events-pager", "active_page"),
                   *common, prevent_initial_call=True)
@@ -118,17 +120,17 @@ def register(app, get_system: Callable) -> None:
         return events_page(system, symbol_of(system, symbol), status, _page(ctx.triggered_id, page))
 
     @app.callback(Output("trades-message", "children"), Output("trades-action", "data"),
-                  Input({"type": "force-exit", "trade": ALL}, "submit_n_clicks"), prevent_initial_call=True)
-    def exit_trade(_clicks):
-        if not ctx.triggered or not ctx.triggered[0]["value"]:
-            return no_update, no_update  # the buttons were (re)drawn, none was confirmed
-        return force_exit(get_system(), int(ctx.triggered_id["trade"])), time.time()
+                  Input("force-exit-request", "data"), prevent_initial_call=True)
+    def exit_trade(request):
+        return force_exit(get_system(), int(request["trade"])), time.time()
 
     @app.callback(Output("trading-notice", "children"), Output("trading-message", "children"),
                   Input("trading-enabled", "value"), prevent_initial_call=True)
     def pause(enabled):
         return set_trading(get_system().config, enabled)
 
+    app.clientside_callback(ClientsideFunction("hls", "showMarkup"), Output("trades-tables-drawn", "data"),
+                            *[Input(f"{table}-html", "data") for table in MARKUP_TABLES], prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("hls", "syncZoom"), Output("trades-zoom", "data"),
                             Input("trades-equity-graph", "relayoutData"), Input("trades-pnl-graph", "relayoutData"),
                             prevent_initial_call=True)

@@ -22,7 +22,6 @@ GAIN, LOSS = "#198754", "#dc3545"
 PANEL_HEIGHT = 300  # px per symbol in an "All symbols" figure
 BLOCK_GAP, ROW_GAP = 75, 10  # px between symbols' blocks (tick labels above, a title below) / rows of a block
 MARGIN_TOP, MARGIN_BOTTOM = {False: 30, True: 75}, 30  # px; the top keeps room for the legend (and a title)
-Range = tuple[int, int]  # (first, last) epoch ms shown
 
 
 class Row(NamedTuple):
@@ -38,10 +37,14 @@ def times(ms: Any) -> np.ndarray:
     return np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
 
 
-def two_colors(flags: np.ndarray, true: str, false: str) -> dict:
-    """Marker colours by a boolean per point, as numbers on a two-colour scale: plotly checks a numeric
-    array at once, a list of colour names one by one (~50 ms for a year of bars)."""
-    return {"color": np.asarray(flags, dtype=float), "colorscale": [[0, false], [1, true]], "cmin": 0, "cmax": 1}
+def split(flags: np.ndarray, *columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """``columns`` where ``flags`` holds, and where it does not: one trace each, one colour each (plotly.js
+    mis-reads a typed array of numbers on a colour scale as a colour, and checks colour lists point by point).
+
+    >>> split(np.array([True, False]), np.array([1, 2]))
+    ((array([1]),), (array([2]),))
+    """
+    return tuple(c[flags] for c in columns), tuple(c[~flags] for c in columns)
 
 
 def _id(letter: str, k: int) -> str:
@@ -105,16 +108,10 @@ def _title(symbol: str, report: Mapping) -> str:
     return f"{symbol} · {first} → {last} · {stats['trades']} closed"
 
 
-def _range(report: Mapping, shown: Range | None) -> list | None:
-    span = shown or report["stats"].get("span")
-    return None if not span else [str(t) for t in times(span)]
-
-
-def equity_figure(reports: Mapping[str, Mapping], shown: Mapping[str, Range] | None = None,
-                  height: int = 360) -> go.Figure:
+def equity_figure(reports: Mapping[str, Mapping], height: int = 360) -> go.Figure:
     """Per symbol: realised PnL after fees (step line from 0 at the first entry) against buy-and-hold of one
-    stake over the same span, in USDT, and below it the drawdown (% below the peak so far).
-    ``shown``: the time range to show first per symbol (default each symbol's trading span)."""
+    stake over the same span, in USDT, and below it the drawdown (% below the peak so far). No range is set:
+    the axes fit the data and keep the user's zoom across redraws (a set range would reset it per candle)."""
     symbols = list(reports)
     if not any(r["stats"].get("span") for r in reports.values()):
         return empty_figure(f"No paper trades yet for {', '.join(symbols)} — they open when a prediction is "
@@ -122,7 +119,7 @@ def equity_figure(reports: Mapping[str, Mapping], shown: Mapping[str, Range] | N
     height = height if len(symbols) == 1 else PANEL_HEIGHT * len(symbols)
     layout, blocks = grid([_title(s, r) for s, r in reports.items()], symbols, (0.68, 0.32), height)
     traces: list[dict] = []
-    for (symbol, report), (top, low) in zip(reports.items(), blocks):
+    for report, (top, low) in zip(reports.values(), blocks):
         equity, bh, first = report["equity"], report["buy_and_hold"], not traces
         if not bh.empty:
             x = times(np.concatenate((bh["open_time"].to_numpy()[:1], equity["time"].to_numpy())))
@@ -136,7 +133,6 @@ def equity_figure(reports: Mapping[str, Mapping], shown: Mapping[str, Range] | N
                 dict(type="scatter", x=x, y=np.concatenate(([0.0], -equity["drawdown_pct"].to_numpy())),
                      name="drawdown", legendgroup="dd", showlegend=first, line_shape="hv", fill="tozeroy",
                      fillcolor=DRAWDOWN, xaxis=low.x, yaxis=low.y, line=dict(color=LOSS, width=0.8))]
-        layout[axis(top.x)]["range"] = _range(report, (shown or {}).get(symbol))
         layout[axis(top.y)]["title"] = {"text": "PnL (USDT)"}
         layout[axis(low.y)] |= {"title": {"text": "drawdown"}, "ticksuffix": "%", "rangemode": "tozero"}
     return figure(traces, layout, height)
@@ -149,9 +145,8 @@ def _bar_width(exit_times: np.ndarray) -> float | None:
     return float(0.8 * np.median(gaps)) if len(gaps) else None
 
 
-def trade_pnl_figure(reports: Mapping[str, Mapping], shown: Mapping[str, Range] | None = None,
-                     height: int = 360) -> go.Figure:
-    """Per symbol: the PnL after fees of each closed trade (bar at its exit bar, green won, red lost) and the
+def trade_pnl_figure(reports: Mapping[str, Mapping], height: int = 360) -> go.Figure:
+    """Per symbol: the PnL after fees of each closed trade (bar at its exit bar: green won, red lost) and the
     running win rate (right axis)."""
     symbols = list(reports)
     if not any(len(r["equity"]) for r in reports.values()):
@@ -160,16 +155,16 @@ def trade_pnl_figure(reports: Mapping[str, Mapping], shown: Mapping[str, Range] 
     height = height if len(symbols) == 1 else PANEL_HEIGHT * len(symbols)
     layout, blocks = grid([_title(s, r) for s, r in reports.items()], symbols, (1.0,), height, secondary=True)
     traces: list[dict] = []
-    for (symbol, report), (row,) in zip(reports.items(), blocks):
+    for report, (row,) in zip(reports.values(), blocks):
         equity, first = report["equity"], not traces
         x, pnl = times(equity["time"]), equity["pnl"].to_numpy()
-        traces += [dict(type="bar", x=x, y=pnl, name="PnL per trade", legendgroup="pnl", showlegend=first,
-                        width=_bar_width(equity["time"].to_numpy()), marker=two_colors(pnl > 0, GAIN, LOSS),
-                        xaxis=row.x, yaxis=row.y),
-                   dict(type="scatter", x=x, y=equity["win_rate"].to_numpy(), name="win rate (running)",
+        width = _bar_width(equity["time"].to_numpy())
+        for (won_x, won_pnl), name, color in zip(split(pnl > 0, x, pnl), ("trade won", "trade lost"), (GAIN, LOSS)):
+            traces.append(dict(type="bar", x=won_x, y=won_pnl, name=name, legendgroup=name, showlegend=first,
+                               width=width, marker=dict(color=color), xaxis=row.x, yaxis=row.y))
+        traces += [dict(type="scatter", x=x, y=equity["win_rate"].to_numpy(), name="win rate (running)",
                         legendgroup="wr", showlegend=first, xaxis=row.x, yaxis=row.y2,
                         line=dict(color=WIN_RATE, width=1.6))]
-        layout[axis(row.x)]["range"] = _range(report, (shown or {}).get(symbol))
         layout[axis(row.y)]["title"] = {"text": "PnL (USDT)"}
         layout[axis(row.y2)] |= {"tickformat": ".0%", "range": [0, 1], "tickmode": "linear", "dtick": 0.25}
     return figure(traces, layout, height)

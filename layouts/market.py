@@ -36,25 +36,24 @@ def layout(config: dict) -> html.Div:
     ])
 
 
-def replay_note(collection: Mapping, symbol: str | None = None) -> Any:
+def replay_note(collection: Mapping, symbol: str | None = None) -> str | None:
     """While replaying, which period each symbol plays (they differ: charts and stats are per symbol); for one
     symbol, its period and where its market clock stands. None when live."""
     replay = collection.get("replay") or {}
     if not collection.get("replaying"):
         return None
     if symbol is None:
-        text = replay.get("periods")
-    else:
-        info = (replay.get("symbols") or {}).get(symbol)
-        text = info and (f"Replay: {symbol} plays its own period, {utc_time(info['sample_start_ms'], suffix=False)}"
-                         f" → {utc_time(info['sample_end_ms'])}; market time now "
-                         f"{utc_time(info['position_ms'])}.")
-    return html.Div(text, className="small text-muted hls-replay-note") if text else None
+        return replay.get("periods")
+    info = (replay.get("symbols") or {}).get(symbol)
+    return info and (f"Replay: {symbol} plays its own period, {utc_time(info['sample_start_ms'], suffix=False)} → "
+                     f"{utc_time(info['sample_end_ms'])}; market time now {utc_time(info['position_ms'])}.")
 
 
 def market_summary(candles: pd.DataFrame, marks: Sequence[Mapping], trades: Sequence[Mapping],
-                   note: Any = None) -> html.Div:
-    """Last close, change over the range, predictions shown (right / wrong) and the paper trades in view."""
+                   note: str | None = None) -> html.Div:
+    """Last close, change over the range, predictions shown (right / wrong), the paper trades in view, and the
+    replay ``note``."""
+    note = html.Div(note, className="small text-muted hls-replay-note") if note else None
     if candles.empty:
         return html.Div(note)
     first, last = candles.iloc[0], candles.iloc[-1]

@@ -1,6 +1,7 @@
 """The "Trades" tab (paper trading): the pause switch, performance per symbol, equity and drawdown and PnL per
 trade on a market-time axis, open trades (with a force exit each), closed trades and learning events (paged,
-filtered); pure render functions for its tables."""
+filtered); pure render functions for its tables, as markup (layouts.widgets.table_markup): each table is one
+element on the page, filled from its "<id>-html" store by assets/dashboard.js."""
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -10,9 +11,10 @@ from dash import dcc, html
 
 from layouts.format import DASH, number, percent, utc_time
 from layouts.market import GRAPH_CONFIG
-from layouts.widgets import badge, card, table
+from layouts.widgets import Markup, badge, badge_markup, card, markup, table_markup
 
 CLOSED_PAGE, EVENTS_PAGE = 20, 15  # rows per page
+MARKUP_TABLES = ("trades-performance", "open-trades", "closed-trades", "learning-events")  # element ids
 ANY = "any"  # a filter's "no filter" choice
 SIDE_FILTER = ((ANY, "All sides"), ("LONG", "LONG"), ("SHORT", "SHORT"))
 EXIT_FILTER = ((ANY, "All exits"), ("take_profit", "take profit"), ("stop_loss", "stop loss"),
@@ -47,20 +49,23 @@ def layout(config: dict) -> html.Div:
             html.Div(id="trades-message"),
             html.Div(id="trades-performance", className="mt-2"),
         ], header_extra=switch),
+        *[dcc.Store(id=f"{table}-html") for table in MARKUP_TABLES],
+        dcc.Store(id="trades-tables-drawn"),  # the markup copier's output (nothing to keep)
         dbc.Row([
             dbc.Col(card("Equity and drawdown (USDT after fees, market time)",
                          dcc.Graph(id="trades-equity-graph", config=GRAPH_CONFIG, className="hls-graph")), xl=7),
             dbc.Col(card("PnL per closed trade and running win rate",
                          dcc.Graph(id="trades-pnl-graph", config=GRAPH_CONFIG, className="hls-graph")), xl=5),
         ], className="g-3 mt-0"),
-        card("Open trades", html.Div(id="open-trades"), className="mt-3"),
+        card("Open trades", html.Div(id="open-trades", className="hls-scroll"), className="mt-3"),
         card("Closed trades", [html.Div(id="closed-trades"), _pager("closed-pager")], className="mt-3",
              header_extra=html.Div([_filter("closed-side", SIDE_FILTER), _filter("closed-exit", EXIT_FILTER)],
                                    className="d-flex gap-2")),
         card("Learning events (closed trades → online samples)", [html.Div(id="learning-events"),
                                                                   _pager("events-pager")],
              className="mt-3", header_extra=_filter("events-status", EVENT_FILTER)),
-        dcc.Store(id="trades-action"),  # bumped by a force exit or the pause switch: the tab redraws
+        dcc.Store(id="force-exit-request"),  # {"trade": id} from an Exit button (assets/dashboard.js)
+        dcc.Store(id="trades-action"),  # bumped by a force exit: the tab redraws
         dcc.Store(id="trades-zoom"),  # the zoom sync's output (nothing to keep)
     ])
 
@@ -92,12 +97,12 @@ def pages(total: int, size: int) -> int:
     return max(1, -(-total // size))
 
 
-def _side(side: str) -> Any:
-    return badge(f"▲ {side}" if side == "LONG" else f"▼ {side}", "success" if side == "LONG" else "danger")
+def _side(side: str) -> Markup:
+    return badge_markup(f"▲ {side}" if side == "LONG" else f"▼ {side}", "success" if side == "LONG" else "danger")
 
 
 def _pnl(pnl: float | None) -> Any:
-    return DASH if pnl is None else badge(f"{pnl:+,.2f}", "success" if pnl > 0 else "danger")
+    return DASH if pnl is None else badge_markup(f"{pnl:+,.2f}", "success" if pnl > 0 else "danger")
 
 
 def _when(ms: int | None) -> str:
@@ -108,26 +113,33 @@ def _price(value: float | None) -> str:
     return number(value, 2)
 
 
-def performance_table(stats: Mapping[str, Mapping], totals: Mapping | None = None) -> html.Div:
+def _muted(text: str, tone: str = "muted") -> Markup:
+    return Markup(f'<span class="small text-{tone}">{markup(text)}</span>')
+
+
+def performance_table(stats: Mapping[str, Mapping], totals: Mapping | None = None, note: str | None = None) -> Markup:
     """One row per symbol (PaperTrader.report stats): its trading period, trades, win rate, PnL after fees,
     profit factor, max drawdown, buy-and-hold over the same span; with ``totals``, a row of what adds up
-    across symbols (drawdown and buy-and-hold stay per symbol: each symbol trades in its own period)."""
-    def row(name: Any, s: Mapping, per_symbol: bool) -> tuple:
+    across symbols (drawdown and buy-and-hold stay per symbol: each symbol trades in its own period); the
+    replay ``note`` above."""
+    def row(name: str, s: Mapping, per_symbol: bool) -> tuple:
         bh = (s.get("buy_and_hold") or {}).get("pnl_usdt")
         span = s.get("span")
-        return (name, f"{_when(span[0])} → {_when(span[1])}" if per_symbol and span else DASH,
+        return (Markup(f"<strong>{markup(name)}</strong>"),
+                f"{_when(span[0])} → {_when(span[1])}" if per_symbol and span else DASH,
                 number(s["trades"]), number(s["open_trades"]), percent(s["win_rate"]),
                 _pnl(s["pnl_usdt"] if s["trades"] else None), _profit_factor(s),
                 f"{number(s['max_drawdown_pct'], 2)}%" if per_symbol else "per symbol",
                 _pnl(bh) if per_symbol else "per symbol",
                 _pnl(s.get("excess_pnl_usdt") if s["trades"] else None) if per_symbol else DASH,
                 f"{number(s['learning_events']['delivered'])} / {number(s['learning_events']['failed'])}")
-    rows = [row(html.Strong(symbol), s, True) for symbol, s in stats.items()]
+    rows = [row(symbol, s, True) for symbol, s in stats.items()]
     if totals is not None:
-        rows.append(row(html.Strong("All symbols"), totals, False))
-    return table(("symbol", "trading period (UTC)", "closed", "open", "win rate", "PnL after fees",
-                  "profit factor", "max drawdown", "buy & hold", "vs buy & hold", "learned / failed"), rows,
-                 id="performance-table")
+        rows.append(row("All symbols", totals, False))
+    head = Markup(f'<div class="small text-muted hls-replay-note mb-1">{markup(note)}</div>') if note else ""
+    return Markup(head + table_markup(
+        ("symbol", "trading period (UTC)", "closed", "open", "win rate", "PnL after fees", "profit factor",
+         "max drawdown", "buy & hold", "vs buy & hold", "learned / failed"), rows, id="performance-table"))
 
 
 def _profit_factor(stats: Mapping) -> str:
@@ -136,55 +148,58 @@ def _profit_factor(stats: Mapping) -> str:
     return "no loss yet" if stats["trades"] else DASH
 
 
-def _force_exit_button(trade: Mapping) -> Any:
+def _force_exit_button(trade: Mapping) -> Markup:
+    """A plain button carrying its trade: assets/dashboard.js asks to confirm and hands the id to the
+    "force-exit-request" store, whose callback closes it."""
     if trade["entry_time"] is None:
-        return html.Span("enters next bar", className="small text-muted")
-    return dcc.ConfirmDialogProvider(
-        html.Button("Exit", className="btn btn-sm btn-outline-danger py-0 hls-exit-button"),
-        id={"type": "force-exit", "trade": trade["id"]},
-        message=f"Force-exit paper trade #{trade['id']} ({trade['side']} {trade['symbol']}) at the latest close "
-                f"({_price(trade['mark_price'])})? Fees and slippage apply; the models learn nothing from it.")
+        return _muted("enters next bar")
+    confirm = (f"Force-exit paper trade #{trade['id']} ({trade['side']} {trade['symbol']}) at the latest close "
+               f"({_price(trade['mark_price'])})? Fees and slippage apply; the models learn nothing from it.")
+    return Markup(f'<button class="btn btn-sm btn-outline-danger py-0 hls-exit-button" data-trade="{trade["id"]}" '
+                  f'data-confirm="{markup(confirm)}">Exit</button>')
 
 
-def open_trades_table(trades: Sequence[Mapping]) -> html.Div:
+def open_trades_table(trades: Sequence[Mapping]) -> Markup:
     """Open trades (PaperTrader.open_positions) with their levels, the latest close, PnL if exited there, and a
     force-exit button."""
     rows = [(f"#{t['id']}", t["symbol"], _side(t["side"]), _when(t["signal_time"]),
-             _when(t["entry_time"]) if t["entry_time"] else badge("awaiting next bar", "info"),
+             _when(t["entry_time"]) if t["entry_time"] else badge_markup("awaiting next bar", "info"),
              _price(t["entry_price"]), _price(t["take_profit_price"]), _price(t["stop_loss_price"]),
              _price(t["mark_price"]), _pnl(t["unrealised_pnl"]), _force_exit_button(t)) for t in trades]
-    return table(("#", "symbol", "side", "signal bar (UTC)", "entry bar (UTC)", "entry", "take profit", "stop loss",
-                  "last close", "PnL if exited", ""), rows, empty="No open trades.", id="open-trades-table")
+    return table_markup(("#", "symbol", "side", "signal bar (UTC)", "entry bar (UTC)", "entry", "take profit",
+                         "stop loss", "last close", "PnL if exited", ""), rows, empty="No open trades.",
+                        id="open-trades-table")
 
 
 def _learned(trade: Mapping) -> Any:
     event = trade.get("learning_event")
     if trade["exit_reason"] == "force_exit":
-        return html.Span("nothing (force exit)", className="small text-muted")
+        return _muted("nothing (force exit)")
     if not event:
         return DASH
-    return badge(f"{TARGETS[event['target']]} · {event['status']}", EVENT_COLORS[event["status"]])
+    return badge_markup(f"{TARGETS[event['target']]} · {event['status']}", EVENT_COLORS[event["status"]])
 
 
-def closed_trades_table(trades: Sequence[Mapping]) -> html.Div:
+def closed_trades_table(trades: Sequence[Mapping]) -> Markup:
     """Closed trades (newest first) with their exit, PnL after fees and what each taught the online models."""
     rows = [(f"#{t['id']}", t["symbol"], _side(t["side"]), _when(t["entry_time"]), _when(t["exit_time"]),
              t["exit_reason"].replace("_", " "), number(t["bars_held"]), _price(t["entry_price"]),
              _price(t["exit_price"]), _pnl(t["pnl"]), _learned(t)) for t in trades]
-    return table(("#", "symbol", "side", "entry bar (UTC)", "exit bar (UTC)", "exit", "bars", "entry", "exit price",
-                  "PnL", "taught"), rows, id="closed-trades-table",
-                 empty="No closed trades match: they close on take-profit, stop-loss, max holding or a force exit.")
+    return table_markup(("#", "symbol", "side", "entry bar (UTC)", "exit bar (UTC)", "exit", "bars", "entry",
+                         "exit price", "PnL", "taught"), rows, id="closed-trades-table",
+                        empty="No closed trades match: they close on take-profit, stop-loss, max holding or a "
+                              "force exit.")
 
 
-def learning_events_table(events: Sequence[Mapping]) -> html.Div:
+def learning_events_table(events: Sequence[Mapping]) -> Markup:
     """Learning events (newest first): the trade and its signal bar (market time), its PnL, the target it
     teaches ("price went up") and whether the online buffer received it."""
     rows = [(f"#{e['trade_id']}", e["symbol"], _side(e["side"]), _when(e["open_time"]), _pnl(e["pnl"]),
-             TARGETS[e["target"]], badge(e["status"], EVENT_COLORS[e["status"]]),
-             html.Span(e.get("error") or "", className="small text-danger")) for e in events]
-    return table(("trade", "symbol", "side", "signal bar (UTC)", "PnL", "target", "status", "error"), rows,
-                 empty="No learning events match: each closed trade (but a force exit) adds one.",
-                 id="learning-events-table")
+             TARGETS[e["target"]], badge_markup(e["status"], EVENT_COLORS[e["status"]]),
+             _muted(e.get("error") or "", "danger")) for e in events]
+    return table_markup(("trade", "symbol", "side", "signal bar (UTC)", "PnL", "target", "status", "error"), rows,
+                        empty="No learning events match: each closed trade (but a force exit) adds one.",
+                        id="learning-events-table")
 
 
 def force_exit_result(trade: Mapping | None = None, error: str | None = None) -> dbc.Alert:

@@ -88,12 +88,13 @@ def test_trades_are_marked_on_the_candles_entry_exit_and_path():
               _trade(4, "LONG", T0 - 20 * HOUR, T0 - 10 * HOUR, 3.0)]  # before the chart: left out
     fig = market_figure(candles, ov, [], "BTCUSDT", trades)
     by_name = {tr.name: tr for tr in fig.data}
-    longs, shorts, exits, path = (by_name[n] for n in ("LONG entry", "SHORT entry", "trade exit", "trade path"))
+    longs, shorts, won, lost, path = (by_name[n] for n in ("LONG entry", "SHORT entry", "exit, won", "exit, lost",
+                                                           "trade path"))
     assert (longs.marker.symbol, len(longs.x), shorts.marker.symbol, len(shorts.x)) == \
            ("triangle-up", 2, "triangle-down", 1)
     assert list(longs.y) == [100.0, 100.0] and "(open)" in longs.text[1] and shorts.text[0] == "#2 SHORT entry 100.00"
-    assert list(exits.marker.color) == [1.0, 0.0] and exits.marker.colorscale[-1][1] == market_figures.GAIN
-    assert "#1 exit take profit 101.00 · PnL +12.50 USDT" == exits.text[0]
+    assert (won.marker.color, lost.marker.color) == (market_figures.GAIN, market_figures.LOSS)
+    assert list(won.text) == ["#1 exit take profit 101.00 · PnL +12.50 USDT"] and list(lost.y) == [101.0]
     assert np.array_equal(path.y, [100.0, 101.0, np.nan, 100.0, 101.0, np.nan], equal_nan=True)
     assert fig.layout.meta["xsync"] == {"xaxis": "BTCUSDT", "xaxis2": "BTCUSDT", "xaxis3": "BTCUSDT"}
 

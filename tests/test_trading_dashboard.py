@@ -8,11 +8,13 @@ import pytest
 import callbacks.trading_figures
 import layouts.shell
 import layouts.trades
+import layouts.widgets
 from callbacks.trades import closed_page, events_page, force_exit, overview, set_trading
 from callbacks.trading_figures import equity_figure, trade_pnl_figure
 from layouts.shell import build_layout
 from layouts.trades import learning_events_table
 from tests.dashboard_fixtures import find, text_of
+from tests.markup_fixtures import attributes, column, read_tables
 from tests.system_fixtures import make_system
 from trading_fixtures import FEATURES, HOUR, T0, bars
 
@@ -36,7 +38,7 @@ def system(tmp_path_factory):
     return system
 
 
-@pytest.mark.parametrize("module", [callbacks.trading_figures, layouts.trades, layouts.shell])
+@pytest.mark.parametrize("module", [callbacks.trading_figures, layouts.trades, layouts.shell, layouts.widgets])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.failed == 0
@@ -54,7 +56,9 @@ def test_one_symbol_equity_drawdown_and_pnl_per_trade(system):
     assert len(by_name["buy & hold (same span)"].x) == 5  # first entry bar to the latest bar
     assert fig.layout.meta["xsync"] == {"xaxis": "BTCUSDT", "xaxis2": "BTCUSDT"}
     bars_fig = trade_pnl_figure({"BTCUSDT": report})
-    assert [len(t.x) for t in bars_fig.data] == [2, 2] and list(bars_fig.data[1].y) == [1.0, 0.5]
+    assert [(t.name, len(t.x)) for t in bars_fig.data] == [("trade won", 1), ("trade lost", 1),
+                                                           ("win rate (running)", 2)]
+    assert list(bars_fig.data[2].y) == [1.0, 0.5] and bars_fig.data[0].marker.color == "#198754"
 
 
 def test_all_symbols_get_one_panel_each_on_their_own_time_axis(system):
@@ -71,43 +75,50 @@ def test_all_symbols_get_one_panel_each_on_their_own_time_axis(system):
 
 def test_performance_table_per_symbol_with_totals_that_never_join_eras(system):
     performance, *_ = overview(system, None)
-    rows = [text_of(r) for r in find(performance, "performance-table").children.children[1].children]
-    assert [r.split()[0] for r in rows] == ["BTCUSDT", "ETHUSDT", "All"]
+    table = read_tables(performance)["performance-table"]
+    assert [r[0] for r in table["rows"]] == ["BTCUSDT", "ETHUSDT", "All symbols"]
     btc = system.trader.stats("BTCUSDT")
-    assert "50.0%" in rows[0] and f"{btc['profit_factor']:,.2f}" in rows[0]
-    assert rows[2].count("per symbol") == 2  # drawdown and buy-and-hold are never summed across eras
+    assert "50.0%" in table["rows"][0] and f"{btc['profit_factor']:,.2f}" in table["rows"][0]
+    assert table["rows"][2].count("per symbol") == 2  # drawdown and buy-and-hold are never summed across eras
     one, *_ = overview(system, "ETHUSDT")
-    assert len(find(one, "performance-table").children.children[1].children) == 1
+    assert len(read_tables(one)["performance-table"]["rows"]) == 1
 
 
 def test_open_trades_show_their_mark_and_a_force_exit_only_once_entered(system):
     *_, table, enabled = overview(system, None)
-    text = text_of(find(table, "open-trades-table"))
+    text = read_tables(table)["open-trades-table"]["text"]
     assert "awaiting next bar" in text and "enters next bar" in text and enabled is True
     eth = next(t for t in system.trader.open_positions("ETHUSDT"))
     assert eth["mark_price"] == 100 and eth["unrealised_pnl"] < 0  # flat market: the costs
-    assert find(table, {"type": "force-exit", "trade": eth["id"]}) is not None
+    assert attributes(table, "data-trade") == [str(eth["id"])]  # the BTCUSDT one has not entered
+    assert "at the latest close (100.00)" in attributes(table, "data-confirm")[0]
+
+
+def test_markup_is_escaped():
+    from layouts.trades import learning_events_table as events
+    row = {"trade_id": 1, "symbol": "BTCUSDT", "side": "LONG", "open_time": T0, "pnl": 1.0, "target": 1,
+           "status": "failed", "error": "<script>alert(1)</script>"}
+    out = events([row])
+    assert "<script>" not in out and "&lt;script&gt;" in out
 
 
 def test_closed_trades_page_and_filter(system):
     table, n_pages, page, text = closed_page(system, "BTCUSDT", "", "", 1)
     assert (n_pages, page, text) == (1, 1, "1–2 of 2 closed trades")
-    body = text_of(find(table, "closed-trades-table"))
-    assert "take profit" in body and "stop loss" in body and body.count("▲ up · delivered") == 2
+    assert column(table, "closed-trades-table", "exit") == ["stop loss", "take profit"]
+    assert column(table, "closed-trades-table", "taught") == ["▲ up · delivered"] * 2
     table, _, _, text = closed_page(system, "BTCUSDT", "SHORT", "", 5)  # a page past the end: the last one
-    assert text == "1–1 of 1 closed trades" and "▲ LONG" not in text_of(table)
-    assert closed_page(system, None, "", "force_exit", 1)[3] == "0 closed trades"
+    assert text == "1–1 of 1 closed trades" and column(table, "closed-trades-table", "side") == ["▼ SHORT"]
+    assert closed_page(system, None, "any", "force_exit", 1)[3] == "0 closed trades"
 
 
 def test_learning_events_status_column_is_the_status_not_the_target(system):
-    table, n_pages, _, text = events_page(system, None, "", 1)
-    head = [text_of(th) for th in find(table, "learning-events-table").children.children[0].children.children]
-    rows = find(table, "learning-events-table").children.children[1].children
-    status = [text_of(r.children[head.index("status")]) for r in rows]
-    target = [text_of(r.children[head.index("target")]) for r in rows]
-    assert status == ["delivered", "delivered"] and target == ["▲ up", "▲ up"]
+    table, n_pages, _, text = events_page(system, None, "any", 1)
+    assert column(table, "learning-events-table", "status") == ["delivered", "delivered"]
+    assert column(table, "learning-events-table", "target") == ["▲ up", "▲ up"]
     assert events_page(system, None, "failed", 1)[3] == "0 learning events"
-    assert text_of(learning_events_table([])).startswith("No learning events match")
+    assert read_tables(learning_events_table([]))["learning-events-table"]["text"].startswith(
+        "No learning events match")
 
 
 def test_force_exit_from_the_page_and_pause(system, tmp_path):
