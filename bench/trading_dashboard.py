@@ -86,12 +86,12 @@ def bench(data_dir: Path, repeat: int) -> dict[str, tuple[float, float]]:
     for pick in (symbols[0], "ALL"):
         common = {"symbol-picker.value": pick, "state-version.data": "new", "tabs.active_tab": "trades"}
         for name, first, inputs in (
-                ("trades: stats, charts, open trades", "trades-performance.children", {}),
-                ("trades: closed trades page 1", "closed-trades.children",
+                ("trades: stats, charts, open trades", "trades-performance-html.data", {}),
+                ("trades: closed trades page 1", "closed-trades-html.data",
                  {"closed-side.value": "any", "closed-exit.value": "any", "closed-pager.active_page": 1}),
-                ("trades: closed SHORT stop-loss page 20", "closed-trades.children",
+                ("trades: closed SHORT stop-loss page 20", "closed-trades-html.data",
                  {"closed-side.value": "SHORT", "closed-exit.value": "stop_loss", "closed-pager.active_page": 20}),
-                ("trades: learning events page 1", "learning-events.children",
+                ("trades: learning events page 1", "learning-events-html.data",
                  {"events-status.value": "any", "events-pager.active_page": 1})):
             body = _payload(app, _output(app, first), common | inputs, {}, "state-version.data")
             cases[f"{name} ({pick})"] = lambda body=body: post(body)

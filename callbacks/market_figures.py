@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from callbacks.figures import empty_figure
 from callbacks.trading_figures import GAIN, LOSS, Row, axis, figure, grid, split, times
+from layouts.format import utc_time
 
 RIGHT, WRONG = GAIN, LOSS  # a prediction that came true / did not
 ENTRY = "#0d6efd"
@@ -79,7 +80,7 @@ def overview_figure(charts: Mapping[str, tuple[pd.DataFrame, Sequence[Mapping]]]
     shown = {s: c for s, (c, _) in charts.items() if not c.empty}
     if not shown:
         return empty_figure(f"No candles stored for {', '.join(charts)} yet.", OVERVIEW_PANEL_HEIGHT)
-    titles = [f"{s} · {' → '.join(str(t)[:16].replace('T', ' ') for t in times(c['open_time'].iloc[[0, -1]]))} UTC"
+    titles = [f"{s} · {utc_time(int(c['open_time'].iloc[0]), suffix=False)} → {utc_time(int(c['open_time'].iloc[-1]))}"
               for s, c in shown.items()]
     height = OVERVIEW_PANEL_HEIGHT * len(shown)
     layout, blocks = grid(titles, list(shown), (1.0,), height)

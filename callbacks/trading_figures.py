@@ -16,9 +16,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from callbacks.figures import LAYOUT, _layout, empty_figure
+from layouts.format import utc_time
 
 EQUITY, BUY_AND_HOLD, DRAWDOWN, WIN_RATE = "#6f42c1", "#6c757d", "rgba(220,53,69,0.25)", "#fd7e14"
 GAIN, LOSS = "#198754", "#dc3545"
+MAX_POINTS = 1500  # per line: more than a chart's width shows (a year of hourly bars is 8,760)
 PANEL_HEIGHT = 300  # px per symbol in an "All symbols" figure
 BLOCK_GAP, ROW_GAP = 75, 10  # px between symbols' blocks (tick labels above, a title below) / rows of a block
 MARGIN_TOP, MARGIN_BOTTOM = {False: 30, True: 75}, 30  # px; the top keeps room for the legend (and a title)
@@ -32,9 +34,9 @@ class Row(NamedTuple):
 
 
 def times(ms: Any) -> np.ndarray:
-    """Epoch milliseconds -> datetime64[ms] (UTC, without a zone: plotly draws them as given) for an axis;
-    70x cheaper for plotly to take than zone-aware timestamps."""
-    return np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
+    """Epoch milliseconds as float64 for a date axis (plotly.js reads numbers there as UTC epoch ms): they go
+    to the page as one binary array, where timestamps are checked and written out one date string each."""
+    return np.asarray(ms, dtype=np.int64).astype(np.float64)
 
 
 def split(flags: np.ndarray, *columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
@@ -59,7 +61,7 @@ def axis(id: str) -> str:
 def grid(titles: Sequence[str], symbols: Sequence[str], shares: Sequence[float], height: int,
          secondary: bool = False) -> tuple[dict, list[list[Row]]]:
     """Layout for one block of rows (``shares`` of its height) per symbol, stacked top-down, each block titled
-    when there are several. The rows of a block share their time axis (the lower ones match the first, tick
+    when there are several; x axes are dates (UTC). The rows of a block share their time axis (the lower ones match the first, tick
     labels on the last only); blocks never do. Returns (layout dict, rows per block)."""
     several = len(titles) > 1
     n = len(titles) * len(shares)
@@ -79,7 +81,7 @@ def grid(titles: Sequence[str], symbols: Sequence[str], shares: Sequence[float],
             k += 1
             row = Row(_id("x", k), _id("y", k), _id("y", n + k) if secondary else None)
             bottom = max(0.0, top - block * share)
-            layout[axis(row.x)] = {"anchor": row.y, "showticklabels": r == len(shares) - 1,
+            layout[axis(row.x)] = {"type": "date", "anchor": row.y, "showticklabels": r == len(shares) - 1,
                                    **({"matches": rows[0].x} if rows else {})}
             layout[axis(row.y)] = {"anchor": row.x, "domain": [bottom, top]}
             if secondary:
@@ -104,7 +106,7 @@ def _title(symbol: str, report: Mapping) -> str:
     stats = report["stats"]
     if not stats.get("span"):
         return f"{symbol} · no trades yet"
-    first, last = (str(t)[:10] for t in times(stats["span"]))
+    first, last = (utc_time(t, suffix=False)[:10] for t in stats["span"])
     return f"{symbol} · {first} → {last} · {stats['trades']} closed"
 
 
@@ -123,19 +125,39 @@ def equity_figure(reports: Mapping[str, Mapping], height: int = 360) -> go.Figur
         equity, bh, first = report["equity"], report["buy_and_hold"], not traces
         if not bh.empty:
             x = times(np.concatenate((bh["open_time"].to_numpy()[:1], equity["time"].to_numpy())))
+            pnl_x, pnl_y = thin(x, np.concatenate(([0.0], equity["pnl"].cumsum().to_numpy())))
+            dd_x, dd_y = thin(x, np.concatenate(([0.0], -equity["drawdown_pct"].to_numpy())))
+            bh_x, bh_y = thin(times(bh["open_time"]), bh["pnl"].to_numpy())
             traces += [
-                dict(type="scatter", x=times(bh["open_time"]), y=bh["pnl"].to_numpy(), name="buy & hold (same span)",
-                     legendgroup="bh", showlegend=first, xaxis=top.x, yaxis=top.y,
-                     line=dict(color=BUY_AND_HOLD, width=1.3, dash="dash")),
-                dict(type="scatter", x=x, y=np.concatenate(([0.0], equity["pnl"].cumsum().to_numpy())),
-                     name="paper trades (PnL after fees)", legendgroup="pnl", showlegend=first, line_shape="hv",
-                     xaxis=top.x, yaxis=top.y, line=dict(color=EQUITY, width=2.2)),
-                dict(type="scatter", x=x, y=np.concatenate(([0.0], -equity["drawdown_pct"].to_numpy())),
-                     name="drawdown", legendgroup="dd", showlegend=first, line_shape="hv", fill="tozeroy",
-                     fillcolor=DRAWDOWN, xaxis=low.x, yaxis=low.y, line=dict(color=LOSS, width=0.8))]
+                dict(type="scatter", x=bh_x, y=bh_y, name="buy & hold (same span)", legendgroup="bh",
+                     showlegend=first, xaxis=top.x, yaxis=top.y, line=dict(color=BUY_AND_HOLD, width=1.3, dash="dash")),
+                dict(type="scatter", x=pnl_x, y=pnl_y, name="paper trades (PnL after fees)", legendgroup="pnl",
+                     showlegend=first, line_shape="hv", xaxis=top.x, yaxis=top.y, line=dict(color=EQUITY, width=2.2)),
+                dict(type="scatter", x=dd_x, y=dd_y, name="drawdown", legendgroup="dd", showlegend=first,
+                     line_shape="hv", fill="tozeroy", fillcolor=DRAWDOWN, xaxis=low.x, yaxis=low.y,
+                     line=dict(color=LOSS, width=0.8))]
         layout[axis(top.y)]["title"] = {"text": "PnL (USDT)"}
         layout[axis(low.y)] |= {"title": {"text": "drawdown"}, "ticksuffix": "%", "rangemode": "tozero"}
     return figure(traces, layout, height)
+
+
+def thin(x: np.ndarray, y: np.ndarray, points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """A line of at most ~``points`` points for a chart a thousand pixels wide: per run of consecutive points
+    its lowest and highest, in order (peaks and troughs, the deepest drawdown among them, stay), and the
+    first and last; shorter lines as they are.
+
+    >>> thin(np.arange(8.0), np.array([0, 5, 1, 2, 9, 3, 4, 6.0]), points=4)
+    (array([0., 1., 4., 5., 7.]), array([0., 5., 9., 3., 6.]))
+    """
+    n = len(x)
+    if n <= points:
+        return x, y
+    size = -(-n // (points // 2))  # points per run
+    runs = np.concatenate((y, np.full(-n % size, y[-1]))).reshape(-1, size)  # the last run padded with its end
+    starts = np.arange(0, n, size)
+    keep = np.concatenate(([0, n - 1], starts + runs.argmin(axis=1), starts + runs.argmax(axis=1)))
+    index = np.unique(np.minimum(keep, n - 1))
+    return x[index], y[index]
 
 
 def _bar_width(exit_times: np.ndarray) -> float | None:

@@ -40,7 +40,7 @@ def test_one_symbol_shows_its_candles_trades_and_pnl_on_the_same_time_axis(syste
 
 def test_all_symbols_draw_one_chart_each_and_say_each_replays_its_own_period(system):
     fig, equity, note = market_view(system, None, 24 * 7)
-    years = {t.name: pd.Timestamp(t.x[0]).year for t in fig.data if t.type == "candlestick"}
+    years = {t.name: pd.Timestamp(int(t.x[0]), unit="ms").year for t in fig.data if t.type == "candlestick"}
     assert years == {"BTCUSDT": 2017, "ETHUSDT": 2024}
     assert fig.layout.meta["xsync"] == {"xaxis": "BTCUSDT", "xaxis2": "ETHUSDT"}
     assert set(equity.layout.meta["xsync"].values()) == {"BTCUSDT", "ETHUSDT"}

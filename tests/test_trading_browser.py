@@ -80,7 +80,8 @@ GRAPH_JS = """id => {
     const sync = gd.layout.meta.xsync;
     return Object.keys(sync).filter(a => !gd._fullLayout[a].matches).map(a => ({
         axis: a, symbol: sync[a], range: gd._fullLayout[a].range.map(String),
-        first: String((gd.data.find(t => t.xaxis === 'x' + a.slice(5) && t.x && t.x.length) || {x: ['']}).x[0])}));
+        first: (v => typeof v === 'number' ? new Date(v).toISOString() : String(v))(
+            (gd.data.find(t => t.xaxis === 'x' + a.slice(5) && t.x && t.x.length) || {x: ['']}).x[0])}));
 }"""
 
 
