@@ -74,6 +74,8 @@ def _pick(page, symbol: str) -> None:
     page.select_option("#symbol-picker", symbol)
 
 
+# the axes of a graph that are not matched to another, each with its symbol, range and first x value drawn
+# (_fullData: the figure's arrays come as binary, decoded there)
 GRAPH_JS = """id => {
     const gd = document.getElementById(id).querySelector('.js-plotly-plot');
     if (!gd || !gd._fullLayout || !gd.layout.meta) return null;
@@ -81,7 +83,7 @@ GRAPH_JS = """id => {
     return Object.keys(sync).filter(a => !gd._fullLayout[a].matches).map(a => ({
         axis: a, symbol: sync[a], range: gd._fullLayout[a].range.map(String),
         first: (v => typeof v === 'number' ? new Date(v).toISOString() : String(v))(
-            (gd.data.find(t => t.xaxis === 'x' + a.slice(5) && t.x && t.x.length) || {x: ['']}).x[0])}));
+            (gd._fullData.find(t => t.xaxis === 'x' + a.slice(5) && t.x && t.x.length) || {x: ['']}).x[0])}));
 }"""
 
 
@@ -324,7 +326,7 @@ def test_trades_are_marked_on_the_candles(page, server):
                            "t.textContent.endsWith(' entry'))", timeout=TIMEOUT_MS)
     marks = page.evaluate("""() => {
         const gd = document.querySelector('#market-graph .js-plotly-plot');
-        return gd.data.filter(t => / entry$|^exit, /.test(t.name)).map(t => ({name: t.name, n: t.x.length}));
+        return gd._fullData.filter(t => / entry$|^exit, /.test(t.name)).map(t => ({name: t.name, n: t.x.length}));
     }""")
     stored = _rows(server, "SELECT COUNT(*) AS n FROM trading_trades WHERE symbol='BTCUSDT' AND entry_time IS NOT "
                            "NULL")[0]["n"]
