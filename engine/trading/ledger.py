@@ -219,11 +219,12 @@ class TradeLedger:
     def trades(self, symbol: str | None = None, status: str | None = None, limit: int | None = None,
                offset: int = 0, side: str | None = None, exit_reason: str | None = None,
                columns: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-        """Trades, newest signal first, filtered (symbol, status 'open'/'closed', side, exit reason),
+        """Trades, newest first (as opened: a symbol opens them bar after bar, so "All symbols" interleaves symbols
+        as they trade, not by the eras of their bars), filtered (symbol, status open/closed, side, exit reason),
         ``offset`` rows in; ``columns`` (default all) e.g. SUMMARY_COLUMNS."""
         where, params = self._trade_filters(symbol, status, side, exit_reason)
         return self._select(f"SELECT {', '.join(columns or ('*',))} FROM trading_trades{where} "
-                            f"ORDER BY signal_time DESC, id DESC{self._limit(limit, offset)}", params)
+                            f"ORDER BY id DESC{self._limit(limit, offset)}", params)
 
     def count_trades(self, symbol: str | None = None, status: str | None = None, side: str | None = None,
                      exit_reason: str | None = None) -> int:
