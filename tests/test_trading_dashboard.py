@@ -141,3 +141,9 @@ def test_tab_layout_has_the_controls(system):
     for cid in ("symbol-picker", "theme-toggle", "trading-enabled", "trades-equity-graph", "trades-pnl-graph",
                 "closed-pager", "events-pager", "closed-side", "closed-exit", "events-status", "market-equity-graph"):
         assert find(page, cid) is not None, cid
+
+
+def test_all_symbols_lists_trades_as_they_opened_not_by_the_era_of_their_bars(system):
+    trades = system.trader.trades()
+    assert [t["id"] for t in trades] == sorted((t["id"] for t in trades), reverse=True)
+    assert [t["symbol"] for t in trades][:2] == ["BTCUSDT", "ETHUSDT"]  # the newest BTC (2020) before ETH (2021)
