@@ -34,7 +34,8 @@ def prepare(data_dir: Path, trades: int) -> None:
     from engine.features import FEATURE_COLUMNS
     from engine.system import HybridLearningSystem
     system = HybridLearningSystem(data_dir, environ=ENV)
-    system.config.update({"max_open_trades_per_symbol": 100})
+    system.config.update({"max_open_trades_per_symbol": 100, "cost_gate_enabled": False,  # trade every signal
+                          "outcome_gate_enabled": False})
     symbols = system.config.current()["symbols"]
     features = {name: 0.01 for name in FEATURE_COLUMNS}
     rng = np.random.default_rng(7)

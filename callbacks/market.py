@@ -37,8 +37,8 @@ def market_view(system, symbol: str | None, bars: int) -> tuple:
 def register(app, get_system: Callable) -> None:
     @app.callback(Output("market-graph", "figure"), Output("market-equity-graph", "figure"),
                   Output("market-summary", "children"),
-                  Input("symbol-picker", "value"), Input("market-range", "value"), Input("market-refresh", "n_intervals"),
-                  Input("tabs", "active_tab"),
+                  Input("symbol-picker", "value"), Input("market-range", "value"),
+                  Input("market-refresh", "n_intervals"), Input("tabs", "active_tab"),
                   prevent_initial_call=True)  # drawn when its tab is opened
     def market(symbol, bars, _version, tab):
         if tab != "market":

@@ -80,8 +80,8 @@ def overview_figure(charts: Mapping[str, tuple[pd.DataFrame, Sequence[Mapping]]]
     shown = {s: c for s, (c, _) in charts.items() if not c.empty}
     if not shown:
         return empty_figure(f"No candles stored for {', '.join(charts)} yet.", OVERVIEW_PANEL_HEIGHT)
-    titles = [f"{s} · {utc_time(int(c['open_time'].iloc[0]), suffix=False)} → {utc_time(int(c['open_time'].iloc[-1]))}"
-              for s, c in shown.items()]
+    titles = [f"{s} · {utc_time(int(c['open_time'].iloc[0]), suffix=False)} → "
+              f"{utc_time(int(c['open_time'].iloc[-1]))}" for s, c in shown.items()]
     height = OVERVIEW_PANEL_HEIGHT * len(shown)
     layout, blocks = grid(titles, list(shown), (1.0,), height)
     traces: list[dict] = []
@@ -113,13 +113,14 @@ def _prediction_marks(candles: pd.DataFrame, predictions: Sequence[Mapping], row
     for label, (color, flag) in {"right": (RIGHT, True), "wrong": (WRONG, False), "pending": ("#adb5bd", None)}.items():
         first = True
         for up, symbol, price, offset in ((True, "triangle-up", "low", 0.995), (False, "triangle-down", "high", 1.005)):
-            t = np.array([p["open_time"] for p in shown if p.get("correct") is flag and (p.get("prediction") == 1) == up],
-                         dtype=np.int64)
+            t = np.array([p["open_time"] for p in shown
+                          if p.get("correct") is flag and (p.get("prediction") == 1) == up], dtype=np.int64)
             if len(t):
                 traces.append(dict(type="scatter", x=times(t), y=bars.loc[t, price].to_numpy() * offset,
                                    mode="markers", name=f"prediction {label}", legendgroup=f"prediction {label}",
                                    showlegend=first, opacity=0.7, xaxis=row.x, yaxis=row.y,
-                                   marker=dict(symbol=symbol, size=7, color=color, line=dict(width=0.5, color="white"))))
+                                   marker=dict(symbol=symbol, size=7, color=color,
+                                               line=dict(width=0.5, color="white"))))
                 first = False
     return traces
 
@@ -169,5 +170,6 @@ def _trade_marks(candles: pd.DataFrame, trades: Sequence[Mapping], row: Row, leg
                 traces.append(dict(type="scatter", x=x, y=y, mode="markers", name=name, legendgroup=name,
                                    showlegend=legend, xaxis=row.x, yaxis=row.y, text=hover,
                                    hovertemplate="%{text}<extra></extra>",
-                                   marker=dict(symbol="circle", size=10, color=color, line=dict(width=1, color="white"))))
+                                   marker=dict(symbol="circle", size=10, color=color,
+                                               line=dict(width=1, color="white"))))
     return traces

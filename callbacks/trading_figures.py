@@ -61,8 +61,8 @@ def axis(id: str) -> str:
 def grid(titles: Sequence[str], symbols: Sequence[str], shares: Sequence[float], height: int,
          secondary: bool = False) -> tuple[dict, list[list[Row]]]:
     """Layout for one block of rows (``shares`` of its height) per symbol, stacked top-down, each block titled
-    when there are several; x axes are dates (UTC). The rows of a block share their time axis (the lower ones match the first, tick
-    labels on the last only); blocks never do. Returns (layout dict, rows per block)."""
+    when there are several; x axes are dates (UTC). The rows of a block share their time axis (the lower ones
+    match the first, tick labels on the last only); blocks never do. Returns (layout dict, rows per block)."""
     several = len(titles) > 1
     n = len(titles) * len(shares)
     plot_px = height - MARGIN_TOP[several] - MARGIN_BOTTOM

@@ -63,7 +63,8 @@ def market_summary(candles: pd.DataFrame, marks: Sequence[Mapping], trades: Sequ
     return html.Div([html.Div([
         stat("Last close", f"{last['close']:,.2f}", utc_time(int(last["open_time"]))),
         stat("Change over range", percent(last["close"] / first["open"] - 1, 2)),
-        stat("Predictions shown", html.Span([badge(f"{right} right", "success"), " ", badge(f"{wrong} wrong", "danger")]),
+        stat("Predictions shown",
+             html.Span([badge(f"{right} right", "success"), " ", badge(f"{wrong} wrong", "danger")]),
              f"hit rate {percent(right / (right + wrong)) if right + wrong else DASH}"),
         stat("Paper trades shown", f"{len(trades)}",
              f"{len(closed)} closed · PnL {number(sum(t['pnl'] for t in closed), 2)} USDT after fees"),

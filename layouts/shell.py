@@ -33,7 +33,8 @@ def symbol_picker(config: dict) -> dbc.Select:
 def theme_toggle() -> html.Button:
     """Light / dark page and charts (Bootstrap's data-bs-theme, remembered in the browser: assets/dashboard.js);
     the label names the theme a click switches to (CSS shows the one that fits)."""
-    return html.Button([html.Span("☾ Dark", className="hls-to-dark"), html.Span("☀ Light", className="hls-to-light")],
+    return html.Button([html.Span("☾ Dark", className="hls-to-dark"),
+                        html.Span("☀ Light", className="hls-to-light")],
                        id="theme-toggle", className="btn btn-sm btn-outline-light hls-theme-toggle",
                        title="Switch between the light and the dark theme")
 

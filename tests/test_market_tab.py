@@ -8,13 +8,14 @@ import pytest
 from callbacks.market import market_view
 from tests.dashboard_fixtures import text_of
 from tests.system_fixtures import make_system
-from trading_fixtures import FEATURES
+from trading_fixtures import FEATURES, NO_GATES
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     """Both symbols replayed (20 days each, different eras) and one BTCUSDT paper trade on the stored bars."""
-    system = make_system(tmp_path_factory.mktemp("market") / "data", collect=True, HLS_BACKFILL_DAYS="20")
+    system = make_system(tmp_path_factory.mktemp("market") / "data", collect=True, HLS_BACKFILL_DAYS="20",
+                         **NO_GATES)
     candles = system.store.tail("BTCUSDT", "1h", 30)
     signal_bar = int(candles["open_time"].iloc[-10])
     system.trader.on_prediction({"symbol": "BTCUSDT", "open_time": signal_bar, "ensemble_prediction": 1,
@@ -32,7 +33,8 @@ def test_one_symbol_shows_its_candles_trades_and_pnl_on_the_same_time_axis(syste
     assert equity.layout.xaxis.range is None  # fits its data, keeps the user's zoom across redraws
     text = text_of(summary)
     assert "Last close" in text and "Paper trades shown 1" in text
-    assert "Replay: BTCUSDT plays its own period, 2017-08-17 04:00 → 2023-01-01 00:00 UTC; market time now 2017-09-06" in text
+    assert ("Replay: BTCUSDT plays its own period, 2017-08-17 04:00 → 2023-01-01 00:00 UTC; market time now "
+            "2017-09-06") in text
     fig, _, _ = market_view(system, "ETHUSDT", 24 * 90)  # more than stored: shows what there is
     eth = next(c["rows"] for c in system.store.counts() if c["symbol"] == "ETHUSDT")
     assert len(next(t for t in fig.data if t.type == "candlestick").x) == eth

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.system_fixtures import make_client, make_system
-from trading_fixtures import FEATURES, HOUR, T0, bars
+from trading_fixtures import FEATURES, HOUR, NO_GATES, T0, bars
 
 FLAT = (100, 100.5, 99.5, 100)
 
@@ -12,8 +12,7 @@ FLAT = (100, 100.5, 99.5, 100)
 @pytest.fixture(scope="module")
 def traded(tmp_path_factory):
     """One closed SHORT (take-profit) on BTCUSDT and one open LONG on ETHUSDT, through the system's trader."""
-    system = make_system(tmp_path_factory.mktemp("trading_api") / "data", HLS_COST_GATE_ENABLED="false",
-                         HLS_OUTCOME_GATE_ENABLED="false")  # every confident call trades (gates: test_outcome_live)
+    system = make_system(tmp_path_factory.mktemp("trading_api") / "data", **NO_GATES)  # gates: test_outcome_live
     system.store.upsert("BTCUSDT", "1h", bars([FLAT, FLAT, (100, 100.2, 97.5, 97.8), FLAT]))
     system.store.upsert("ETHUSDT", "1h", bars([FLAT, FLAT]))
     for symbol, up in (("BTCUSDT", 0), ("ETHUSDT", 1)):
@@ -75,7 +74,7 @@ def test_stats_endpoint_answers_per_symbol_with_totals(traded):
 @pytest.fixture
 def many(tmp_path):
     """Six BTCUSDT trades: five closed (alternating LONG/SHORT, all at max holding), the last one open."""
-    system = make_system(tmp_path / "data")
+    system = make_system(tmp_path / "data", **NO_GATES)
     system.store.upsert("BTCUSDT", "1h", bars([FLAT] * 7))
     for i in range(6):
         system.config.update({"max_holding_bars": 1 if i < 5 else 24})  # each trade keeps the rules it opened with

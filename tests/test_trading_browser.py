@@ -20,14 +20,15 @@ from engine.db import Database
 from engine.features import FEATURE_COLUMNS
 from engine.system import HybridLearningSystem
 from engine.trading import PaperTrader
+from trading_fixtures import NO_GATES
 from tests.browser_fixtures import (SERVER_ENV, DashboardServer, browser, page, require_chromium,  # noqa: F401
                                     screenshot, wait_until)
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 90_000
-ENV = SERVER_ENV | {"HLS_REPLAY_SPEED": "3600", "HLS_SIGNAL_CONFIDENCE_THRESHOLD": "0.5",
-                    "HLS_MAX_OPEN_TRADES_PER_SYMBOL": "100", "HLS_TAKE_PROFIT_PCT": "50", "HLS_STOP_LOSS_PCT": "50",
-                    "HLS_MAX_HOLDING_BARS": "10000"}
+ENV = SERVER_ENV | NO_GATES | {"HLS_OUTCOME_WARMUP_DAYS": "0", "HLS_REPLAY_SPEED": "3600",
+                               "HLS_SIGNAL_CONFIDENCE_THRESHOLD": "0.5", "HLS_MAX_OPEN_TRADES_PER_SYMBOL": "100",
+                               "HLS_TAKE_PROFIT_PCT": "50", "HLS_STOP_LOSS_PCT": "50", "HLS_MAX_HOLDING_BARS": "10000"}
 SEED_RULES = {"take_profit_pct": 1.0, "stop_loss_pct": 0.5, "max_holding_bars": 6, "max_open_trades_per_symbol": 100}
 YEARS = {"BTCUSDT": "2017", "ETHUSDT": "2024"}
 

@@ -16,7 +16,7 @@ from layouts.trades import learning_events_table
 from tests.dashboard_fixtures import find, text_of
 from tests.markup_fixtures import attributes, column, read_tables
 from tests.system_fixtures import make_system
-from trading_fixtures import FEATURES, HOUR, T0, bars
+from trading_fixtures import FEATURES, HOUR, NO_GATES, T0, bars
 
 FLAT = (100, 100.5, 99.5, 100)
 
@@ -24,8 +24,7 @@ FLAT = (100, 100.5, 99.5, 100)
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     """Two closed BTCUSDT trades (a won LONG, a lost SHORT), one filled open ETHUSDT trade, one awaiting entry."""
-    system = make_system(tmp_path_factory.mktemp("trading_dash") / "data", HLS_COST_GATE_ENABLED="false",
-                         HLS_OUTCOME_GATE_ENABLED="false")  # every confident call trades
+    system = make_system(tmp_path_factory.mktemp("trading_dash") / "data", **NO_GATES)
     system.store.upsert("BTCUSDT", "1h", bars([FLAT, FLAT, (100, 102.6, 99.8, 102.4), (102.4, 104, 102, 103.9),
                                                (103.9, 105.5, 103.5, 105), FLAT]))
     system.store.upsert("ETHUSDT", "1h", bars([FLAT, FLAT], start=T0 + 5000 * HOUR))  # another era

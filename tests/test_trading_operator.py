@@ -170,3 +170,22 @@ def test_report_is_reused_until_a_trade_an_event_the_candles_or_the_rules_change
     assert trader.report(SYMBOL)["stats"]["capital_usdt"] == 500.0  # new rules
     trader.report(SYMBOL)["stats"]["trades"] = 99  # a caller's change does not reach the next answer
     assert trader.report(SYMBOL)["stats"]["trades"] == 1
+
+
+def test_a_force_exit_teaches_the_outcome_model_what_the_rules_would_have_earned(data_dir):
+    from engine.outcome.manager import OutcomeManager
+    cfg = config(max_holding_bars=2)
+    db = Database(data_dir / "market.db")
+    store = CandleStore(db)
+    trader = PaperTrader(db, store, lambda: cfg)
+    store.upsert(SYMBOL, "1h", bars([FLAT, (100, 101, 99.8, 100.6)]))
+    trader.on_prediction(prediction())
+    trader.on_candles(SYMBOL)
+    forced = trader.force_exit(trader.trades()[0]["id"])
+    outcome = OutcomeManager(db, data_dir / "models", data_dir / "locks", lambda: cfg)
+    assert outcome.sync(store) == 0  # the rules' own exit (max holding, 2 bars) is not there yet
+    store.upsert(SYMBOL, "1h", bars([(100.6, 100.9, 100.2, 100.8)], start=T0 + 2 * HOUR))
+    assert outcome.sync(store) == 1
+    [sample] = db.query("SELECT source, return_pct FROM outcome_samples")
+    assert sample["source"] == "shadow" and sample["return_pct"] == pytest.approx(0.8)  # not the forced 0.6
+    assert forced["return_pct"] == pytest.approx(0.6)
