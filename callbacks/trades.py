@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from dash import ClientsideFunction, Input, Output, ctx, html, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from callbacks.trading_figures import equity_figure, trade_pnl_figure
 from engine.errors import ValidationError
@@ -92,12 +92,17 @@ def register(app, get_system: Callable) -> None:
 
     @app.callback(Output("trades-performance-html", "data"), Output("trades-equity-graph", "figure"),
                   Output("trades-pnl-graph", "figure"), Output("open-trades-html", "data"),
-                  Output("trading-enabled", "value"), *common, prevent_initial_call=True)  # drawn when opened
-    def render(symbol, _version, tab, _action):
+                  Output("trading-enabled", "value"), Output("trading-known", "data"), *common,
+                  State("trading-known", "data"), prevent_initial_call=True)  # drawn when opened
+    def render(symbol, _version, tab, _action, known):
         if tab != "trades":
-            return (no_update,) * 5
+            return (no_update,) * 6
         system = get_system()
-        return overview(system, symbol_of(system, symbol))
+        *view, enabled = overview(system, symbol_of(system, symbol))
+        # the switch follows a change made elsewhere (API, another page), never undoes a click this refresh
+        # raced with: the config it read is compared with what the page knew when it asked
+        follow = no_update if enabled == known else enabled
+        return (*view, follow, follow)
 
     @app.callback(Output("closed-trades-html", "data"), Output("closed-pager", "max_value"),
                   Output("closed-pager", "active_page"), Output("closed-pager-text", "children"),
@@ -125,9 +130,12 @@ def register(app, get_system: Callable) -> None:
         return force_exit(get_system(), int(request["trade"])), time.time()
 
     @app.callback(Output("trading-notice", "children"), Output("trading-message", "children"),
-                  Input("trading-enabled", "value"), prevent_initial_call=True)
+                  Output("trading-known", "data", allow_duplicate=True), Input("trading-enabled", "value"),
+                  prevent_initial_call=True)
     def pause(enabled):
-        return set_trading(get_system().config, enabled)
+        store = get_system().config
+        notice, message = set_trading(store, enabled)
+        return notice, message, store.current()["trading_enabled"]
 
     app.clientside_callback(ClientsideFunction("hls", "showMarkup"), Output("trades-tables-drawn", "data"),
                             *[Input(f"{table}-html", "data") for table in MARKUP_TABLES], prevent_initial_call=True)

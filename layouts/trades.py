@@ -64,6 +64,7 @@ def layout(config: dict) -> html.Div:
         card("Learning events (closed trades → online samples)", [html.Div(id="learning-events"),
                                                                   _pager("events-pager")],
              className="mt-3", header_extra=_filter("events-status", EVENT_FILTER)),
+        dcc.Store(id="trading-known", data=bool(config["trading_enabled"])),  # the setting the switch last showed
         dcc.Store(id="force-exit-request"),  # {"trade": id} from an Exit button (assets/dashboard.js)
         dcc.Store(id="trades-action"),  # bumped by a force exit: the tab redraws
         dcc.Store(id="trades-zoom"),  # the zoom sync's output (nothing to keep)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 
 import pytest
 
@@ -21,8 +22,8 @@ from engine.features import FEATURE_COLUMNS
 from engine.system import HybridLearningSystem
 from engine.trading import PaperTrader
 from trading_fixtures import NO_GATES
-from tests.browser_fixtures import (SERVER_ENV, DashboardServer, browser, page, require_chromium,  # noqa: F401
-                                    screenshot, wait_until)
+from tests.browser_fixtures import (SERVER_ENV, browser, page, screenshot, seeded_server,  # noqa: F401
+                                    wait_until)
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 90_000
@@ -51,12 +52,7 @@ def seed(data_dir) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("trading_browser") / "data"
-    seed(data_dir)
-    srv = DashboardServer(data_dir, env=ENV).wait_ready()
-    yield srv
-    srv.stop()
+    yield from seeded_server(tmp_path_factory, "trading_browser", seed, ENV)
 
 
 def _db(server) -> Database:
@@ -229,7 +225,19 @@ def test_pause_switch_stops_new_trades_and_keeps_the_open_ones(page, server):
     resumed_at = int(time.time() * 1000)
     wait_until(lambda: _rows(server, "SELECT id FROM trading_trades WHERE opened_at > ?", (resumed_at,)),
                TIMEOUT_MS / 1000, "a new trade once trading is on again", interval=0.5)
+    for enabled, state in ((False, "paused"), (True, "trading on")):  # changed through the API: the page follows
+        _post_config(server, {"trading_enabled": enabled})
+        page.wait_for_function(f"document.querySelector('#trading-state').innerText === '{state}' && "
+                               f"document.querySelector('#trading-enabled').checked === {str(enabled).lower()}",
+                               timeout=TIMEOUT_MS)
     assert page.errors == []
+
+
+def _post_config(server, changes: dict) -> None:
+    request = urllib.request.Request(server.url + "ml/hybrid/config", data=json.dumps(changes).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
 
 
 def _pager_text(page, pager: str) -> str:
