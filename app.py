@@ -56,10 +56,14 @@ def _preload_links() -> str:
 
 def _cache_unversioned_scripts(response):
     """Dash serves dcc's lazy chunks under fixed URLs with only an ETag: every page load revalidates each
-    (a round trip per file). A short max-age lets a revisit take them from the cache."""
+    (a round trip per file). A short max-age lets a revisit take them from the cache. Files of assets/ come
+    with their modification time in the URL (?m=...): versioned, cacheable for a year."""
     if request.path.startswith("/_dash-component-suites/") and not response.cache_control.max_age:
         response.cache_control.public = True
         response.cache_control.max_age = UNVERSIONED_MAX_AGE
+    elif request.path.startswith("/assets/") and request.args.get("m"):
+        response.cache_control.public = True
+        response.cache_control.max_age = VERSIONED_MAX_AGE
     return response
 
 

@@ -135,7 +135,7 @@ def bench_server(data_dir: Path, repeat: int) -> dict:
                                 {f"{s['id']}.{s['property']}": None for s in cb["state"]}, "state-version.data")
                 assert post(body).status_code in (200, 204), output
                 out[f"render [{choice}] {output[:52]}"] = _median_ms(lambda: post(body), repeat)
-    market = _payload(app, "..market-graph.figure...market-summary.children..",
+    market = _payload(app, "..market-graph.figure...market-equity-graph.figure...market-summary.children..",
                       {"symbol-picker.value": "BTCUSDT", "market-range.value": 720, "tabs.active_tab": "market"},
                       {}, "tabs.active_tab")
     out["render market (30 days)"] = _median_ms(lambda: post(market), repeat)

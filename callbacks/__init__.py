@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from callbacks import jobs, market, models, prediction, settings, status, trades
+from callbacks import jobs, market, models, prediction, settings, status, theme, trades
 
 REGISTRARS = (status.register, jobs.register, prediction.register, settings.register, market.register,
-              trades.register, models.register)
+              trades.register, models.register, theme.register)
 INITIAL = (status.initial_props, settings.initial_props)  # panels served inside the layout
 
 

@@ -1,50 +1,54 @@
-"""The Market tab: stored candles, indicator overlays recovered from the features, predictions marked."""
+"""The Market tab: stored candles with indicator overlays, predictions and paper trades marked, and the
+symbol's PnL and drawdown on the same time axis; "All symbols" draws one small chart per symbol."""
 from __future__ import annotations
 
 from typing import Callable
 
-from dash import Input, Output, html, no_update
+from dash import ClientsideFunction, Input, Output, html, no_update
 
-from callbacks.figures import indicator_overlays, market_figure
+from callbacks.market_figures import indicator_overlays, market_figure, overview_figure, trades_in_view
+from callbacks.trading_figures import equity_figure
 from engine.features import WARMUP_BARS, compute_features
-from layouts.format import percent, utc_time
-from layouts.widgets import badge, stat
+from layouts.market import market_summary, replay_note
+from layouts.shell import chosen_symbol
 
 
-def market_view(system, symbol: str, bars: int):
-    """(figure, summary) for the last ``bars`` candles of ``symbol``."""
+def market_view(system, symbol: str | None, bars: int) -> tuple:
+    """(market figure, PnL figure, summary) for the last ``bars`` candles of ``symbol``, or of every symbol."""
     interval = system.config.current()["interval"]
+    collection = system.data_collection()
+    if symbol is None:
+        symbols = system.config.current()["symbols"]
+        shown = {s: system.store.tail(s, interval, bars) for s in symbols}
+        reports = {s: system.trader.report(s) for s in symbols}
+        note = replay_note(collection)
+        return (overview_figure({s: (shown[s], reports[s]["trades"]) for s in symbols}), equity_figure(reports),
+                html.Div(note, className="small text-muted hls-replay-note") if note else None)
     candles = system.store.tail(symbol, interval, bars + WARMUP_BARS)
     shown = candles.tail(bars).reset_index(drop=True)
-    history = system.hybrid.history(symbol, bars)
     marks = [{"open_time": p["open_time"], "prediction": p["ensemble_prediction"], "correct": p["correct"]["ensemble"]}
-             for p in history]
+             for p in system.hybrid.history(symbol, bars)]
     overlays = indicator_overlays(candles, compute_features(candles)) if len(candles) else None
-    fig = market_figure(shown, overlays, marks, symbol)
-    fig.update_layout(uirevision=f"{symbol}-{bars}")  # keep the user's zoom across refreshes
-    if shown.empty:
-        return fig, ""
-    first, last = shown.iloc[0], shown.iloc[-1]
-    right = sum(1 for m in marks if m["correct"] is True)
-    wrong = sum(1 for m in marks if m["correct"] is False)
-    summary = html.Div([
-        stat("Last close", f"{last['close']:,.2f}", utc_time(int(last["open_time"]))),
-        stat("Change over range", percent(last["close"] / first["open"] - 1, 2)),
-        stat("Predictions shown", html.Span([badge(f"{right} right", "success"), " ", badge(f"{wrong} wrong", "danger")]),
-             f"hit rate {percent(right / (right + wrong)) if right + wrong else '—'}"),
-    ], className="d-flex gap-5")
-    return fig, summary
+    report = system.trader.report(symbol)
+    return (market_figure(shown, overlays, marks, symbol, report["trades"]), equity_figure({symbol: report}),
+            market_summary(shown, marks, trades_in_view(shown, report["trades"]), replay_note(collection, symbol)))
 
 
 def register(app, get_system: Callable) -> None:
-    @app.callback(Output("market-graph", "figure"), Output("market-summary", "children"),
-                  Input("symbol-picker", "value"), Input("market-range", "value"), Input("market-refresh", "n_intervals"),
-                  Input("tabs", "active_tab"),
+    @app.callback(Output("market-graph", "figure"), Output("market-equity-graph", "figure"),
+                  Output("market-summary", "children"),
+                  Input("symbol-picker", "value"), Input("market-range", "value"),
+                  Input("market-refresh", "n_intervals"), Input("tabs", "active_tab"),
                   prevent_initial_call=True)  # drawn when its tab is opened
     def market(symbol, bars, _version, tab):
         if tab != "market":
-            return no_update, no_update  # drawn when the tab is opened, then kept fresh
+            return no_update, no_update, no_update  # drawn when the tab is opened, then kept fresh
         system = get_system()
-        if symbol not in system.config.current()["symbols"]:  # "All symbols": one chart per symbol is too tall
-            symbol = system.config.current()["symbols"][0]
-        return market_view(system, symbol, int(bars))
+        view = market_view(system, chosen_symbol(symbol, system.config.current()["symbols"]), int(bars))
+        for fig in view[:2]:
+            fig.update_layout(uirevision=f"{symbol}-{bars}")  # keep the user's zoom across refreshes
+        return view
+
+    app.clientside_callback(ClientsideFunction("hls", "syncZoom"), Output("market-zoom", "data"),
+                            Input("market-graph", "relayoutData"), Input("market-equity-graph", "relayoutData"),
+                            prevent_initial_call=True)

@@ -1,134 +1,144 @@
-"""The Trades tab: paper-trading statistics, equity against buy-and-hold, win rate over time, open
-and closed trades with the learning event each close produced."""
+"""The Trades tab: the pause switch, performance per symbol, equity and drawdown and PnL per trade (zoomed
+together), open trades with a force exit each, closed trades and learning events, paged and filtered.
+Thin: one engine call each, then the pure renderers of layouts/trades.py and callbacks/trading_figures.py."""
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+import time
+from typing import Callable
 
-import dash_bootstrap_components as dbc
-import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-from dash import Input, Output, html, no_update
-from plotly.subplots import make_subplots
+from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 
-from callbacks.figures import _layout, empty_figure
-from layouts.format import DASH, number, percent, utc_time
-from layouts.shell import ALL_SYMBOLS
-from layouts.widgets import badge, card, stat, table
-
-EQUITY, BUY_AND_HOLD, WIN_RATE = "#6f42c1", "#6c757d", "#198754"
-TARGETS = {1: "up", 0: "down"}
+from callbacks.trading_figures import equity_figure, trade_pnl_figure
+from engine.errors import ValidationError
+from engine.trading.stats import totals
+from layouts.market import replay_note
+from layouts.shell import chosen_symbol
+from layouts.trades import (ANY, CLOSED_PAGE, EVENTS_PAGE, MARKUP_TABLES, closed_trades_table, force_exit_result,
+                            learning_events_table, open_trades_table, pager_text, pages, performance_table,
+                            trading_notice)
 
 
-def _times(ms: Any) -> pd.DatetimeIndex:
-    return pd.to_datetime(np.asarray(ms, dtype=np.int64), unit="ms", utc=True)
+def overview(system, symbol: str | None) -> tuple:
+    """(performance table with the replay note, equity figure, PnL-per-trade figure, open trades table,
+    trading switch value) for one symbol, or every symbol (with totals) when ``symbol`` is None; tables as
+    markup."""
+    reports = {s: system.trader.report(s) for s in ([symbol] if symbol else system.trader.symbols())}
+    stats = {s: r["stats"] for s, r in reports.items()}
+    performance = performance_table(stats, None if symbol else totals(stats), replay_note(system.data_collection(),
+                                                                                         symbol))
+    figures = [equity_figure(reports), trade_pnl_figure(reports)]
+    for fig in figures:
+        fig.update_layout(uirevision=symbol)  # keep the user's zoom across refreshes
+    return (performance, *figures, open_trades_table(system.trader.open_positions(symbol)),
+            system.config.current()["trading_enabled"])
 
 
-def _pnl_badge(pnl: float | None) -> Any:
-    return DASH if pnl is None else badge(f"{pnl:+,.2f}", "success" if pnl > 0 else "danger")
+def closed_page(system, symbol: str | None, side: str, exit_reason: str, page: int) -> tuple:
+    """(closed trades table, page count, page shown, "21–40 of 312 closed trades")."""
+    filters = {"symbol": symbol, "status": "closed", "side": _chosen(side), "exit_reason": _chosen(exit_reason)}
+    total = system.trader.count_trades(**filters)
+    page = min(page, pages(total, CLOSED_PAGE))
+    rows = system.trader.trades(**filters, limit=CLOSED_PAGE, offset=(page - 1) * CLOSED_PAGE, with_learning=True)
+    return closed_trades_table(rows), pages(total, CLOSED_PAGE), page, pager_text(total, page, CLOSED_PAGE,
+                                                                                 "closed trades")
 
 
-def _side(side: str | None) -> Any:
-    return badge(f"▲ {side}" if side == "LONG" else f"▼ {side}", "success" if side == "LONG" else "danger")
+def events_page(system, symbol: str | None, status: str, page: int) -> tuple:
+    """(learning events table, page count, page shown, "1–15 of 40 learning events")."""
+    counts = system.trader.event_counts(symbol)
+    status = _chosen(status)
+    total = counts[status] if status else sum(counts.values())
+    page = min(page, pages(total, EVENTS_PAGE))
+    rows = system.trader.learning_events(symbol, limit=EVENTS_PAGE, offset=(page - 1) * EVENTS_PAGE, status=status)
+    return learning_events_table(rows), pages(total, EVENTS_PAGE), page, pager_text(total, page, EVENTS_PAGE,
+                                                                                    "learning events")
 
 
-def trades_figure(equity: pd.DataFrame, buy_and_hold: pd.DataFrame, height: int = 460) -> go.Figure:
-    """Realised PnL after each closed trade against buy-and-hold PnL (top), cumulative win rate (bottom).
-
-    ``equity``/``buy_and_hold``: PaperTrader.curves() frames (time, pnl, equity, win_rate / open_time, pnl).
-    """
-    if equity.empty and buy_and_hold.empty:
-        return empty_figure("No paper trades yet — they open when a prediction is confident enough.", height)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
-    if not buy_and_hold.empty:
-        fig.add_trace(go.Scatter(x=_times(buy_and_hold["open_time"]), y=buy_and_hold["pnl"], name="buy & hold",
-                                 line=dict(color=BUY_AND_HOLD, width=1.5, dash="dash")), row=1, col=1)
-    if not equity.empty:
-        realised = equity["pnl"].cumsum()
-        fig.add_trace(go.Scatter(x=_times(equity["time"]), y=realised, name="paper trades (after fees)",
-                                 mode="lines+markers" if len(equity) < 60 else "lines", line_shape="hv",
-                                 line=dict(color=EQUITY, width=2.5)), row=1, col=1)
-        fig.add_trace(go.Scatter(x=_times(equity["time"]), y=equity["win_rate"], name="win rate",
-                                 line=dict(color=WIN_RATE, width=1.8)), row=2, col=1)
-    fig.add_hline(y=0, line=dict(color="#adb5bd", width=1, dash="dot"), row=1, col=1)
-    fig.add_hline(y=0.5, line=dict(color="#adb5bd", width=1, dash="dot"), row=2, col=1)
-    fig.update_yaxes(title_text="PnL (USDT)", row=1, col=1)
-    fig.update_yaxes(title_text="win rate", tickformat=".0%", range=[0, 1], row=2, col=1)
-    fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
-    return _layout(fig, height)
+def force_exit(system, trade_id: int):
+    """Force-exit one trade; the result (or why not) as an alert."""
+    try:
+        return force_exit_result(system.trader.force_exit(trade_id))
+    except ValidationError as exc:
+        return force_exit_result(error=exc.message[:1].upper() + exc.message[1:] + ".")
 
 
-def summary_view(stats: Mapping) -> html.Div:
-    """Headline numbers: trades, win rate, PnL after fees against buy-and-hold, drawdown, exposure, learning."""
-    bh = stats.get("buy_and_hold") or {}
-    learning = stats.get("learning_events") or {}
-    return html.Div([
-        stat("Closed trades", number(stats.get("trades")), f"{number(stats.get('open_trades'))} open"),
-        stat("Win rate", percent(stats.get("win_rate")),
-             f"{number(stats.get('wins'))} won · {number(stats.get('losses'))} lost"),
-        stat("PnL after fees (USDT)", number(stats.get("pnl_usdt"), 2),
-             f"{number(stats.get('return_pct'), 2)}% · fees {number(stats.get('fees_usdt'), 2)}"),
-        stat("Buy & hold (USDT)", number(bh.get("pnl_usdt"), 2), f"{number(bh.get('return_pct'), 2)}% same span"),
-        stat("Max drawdown", f"{number(stats.get('max_drawdown_pct'), 2)}%",
-             f"{number(stats.get('max_drawdown_usdt'), 2)} USDT"),
-        stat("Exposure", percent(stats.get("exposure")), "of bars in a position"),
-        stat("Learning events", number(learning.get("delivered")),
-             f"{number(learning.get('pending'))} pending · {number(learning.get('failed'))} failed"),
-    ], className="d-flex flex-wrap gap-5", id="trades-stats")
+def set_trading(store, enabled: bool) -> tuple:
+    """Switch trading on or off (validated like every setting); (notice, message)."""
+    config = store.current()
+    if bool(enabled) != config["trading_enabled"]:
+        config = store.update({"trading_enabled": bool(enabled)})
+    message = None
+    if bool(enabled) != config["trading_enabled"]:
+        message = html.Div("trading_enabled is set by the server's environment (HLS_TRADING_ENABLED): it cannot be "
+                           "changed from the page.", className="small text-danger", id="trading-error")
+    return trading_notice(config["trading_enabled"]), message
 
 
-def _learned(event: Mapping | None) -> Any:
-    if not event:
-        return DASH
-    color = {"delivered": "success", "pending": "warning", "failed": "danger"}[event["status"]]
-    return badge(f"target {event['target']} ({TARGETS[event['target']]}) · {event['status']}", color)
+def _chosen(value: str | None) -> str | None:
+    return None if value in (None, "", ANY) else value
 
 
-def trades_view(stats: Mapping, trades: Sequence[Mapping], events: Sequence[Mapping] = ()) -> html.Div:
-    """Statistics, then open trades, closed trades (with what each taught) and the latest learning events."""
-    open_rows = [(t["symbol"], _side(t["side"]), utc_time(t["signal_time"]),
-                  utc_time(t.get("entry_time")) if t.get("entry_time") else badge("awaiting next bar", "info"),
-                  number(t.get("entry_price"), 2), number(t.get("take_profit_price"), 2),
-                  number(t.get("stop_loss_price"), 2)) for t in trades if t["status"] == "open"]
-    closed_rows = [(t["symbol"], _side(t["side"]), utc_time(t["entry_time"]), utc_time(t["exit_time"]),
-                    t["exit_reason"].replace("_", " "), number(t.get("bars_held")), number(t["entry_price"], 2),
-                    number(t["exit_price"], 2), _pnl_badge(t["pnl"]), _learned(t.get("learning_event")))
-                   for t in trades if t["status"] == "closed"]
-    event_rows = [(utc_time(e["created_at"]), e["symbol"], f"#{e['trade_id']}", _side(e["side"]), _pnl_badge(e["pnl"]),
-                   f"{e['target']} ({TARGETS[e['target']]})", _learned(e), e.get("error") or "") for e in events]
-    return html.Div([
-        summary_view(stats),
-        dbc.Row([
-            dbc.Col(card("Open trades", table(("symbol", "side", "signal bar", "entry bar", "entry", "take profit",
-                                                "stop loss"), open_rows, empty="No open trades.",
-                                               id="open-trades-table")), xl=5),
-            dbc.Col(card("Learning events (closed trades → online samples)",
-                         table(("time", "symbol", "trade", "side", "PnL", "target", "status", "error"), event_rows,
-                               empty="No learning events yet: each closed trade adds one.",
-                               id="learning-events-table")), xl=7),
-        ], className="g-3 mt-1"),
-        card("Closed trades", table(("symbol", "side", "entry bar", "exit bar", "exit", "bars", "entry", "exit price",
-                                     "PnL", "learned"), closed_rows,
-                                    empty="No closed trades yet: they close on take-profit, stop-loss or max holding.",
-                                    id="closed-trades-table"), className="mt-3"),
-    ])
-
-
-def trades_page(system, symbol: str | None, limit: int = 50) -> tuple[go.Figure, html.Div]:
-    """(figure, content) for one symbol, or all symbols when ``symbol`` is None."""
-    trader = system.trader
-    curves = trader.curves(symbol)
-    fig = trades_figure(curves["equity"], curves["buy_and_hold"])
-    fig.update_layout(uirevision=symbol or ALL_SYMBOLS)
-    return fig, trades_view(trader.stats(symbol), trader.trades(symbol, limit=limit, with_learning=True),
-                            trader.learning_events(symbol, limit=15))
+def _page(trigger, page: int | None) -> int:
+    """Page 1 after anything but the pager changed (new symbol, filter or data)."""
+    return page or 1 if isinstance(trigger, str) and trigger.endswith("-pager") else 1
 
 
 def register(app, get_system: Callable) -> None:
-    @app.callback(Output("trades-graph", "figure"), Output("trades-content", "children"),
-                  Input("symbol-picker", "value"), Input("state-version", "data"), Input("tabs", "active_tab"),
-                  prevent_initial_call=True)  # drawn when its tab is opened
-    def render(symbol, _version, tab):
+    common = [Input("symbol-picker", "value"), Input("state-version", "data"), Input("tabs", "active_tab"),
+              Input("trades-action", "data")]
+
+    def symbol_of(system, value):
+        return chosen_symbol(value, system.config.current()["symbols"])
+
+    @app.callback(Output("trades-performance-html", "data"), Output("trades-equity-graph", "figure"),
+                  Output("trades-pnl-graph", "figure"), Output("open-trades-html", "data"),
+                  Output("trading-enabled", "value"), Output("trading-known", "data"), *common,
+                  State("trading-known", "data"), prevent_initial_call=True)  # drawn when opened
+    def render(symbol, _version, tab, _action, known):
         if tab != "trades":
-            return no_update, no_update
-        return trades_page(get_system(), None if symbol in (None, ALL_SYMBOLS) else symbol)
+            return (no_update,) * 6
+        system = get_system()
+        *view, enabled = overview(system, symbol_of(system, symbol))
+        # the switch follows a change made elsewhere (API, another page), never undoes a click this refresh
+        # raced with: the config it read is compared with what the page knew when it asked
+        follow = no_update if enabled == known else enabled
+        return (*view, follow, follow)
+
+    @app.callback(Output("closed-trades-html", "data"), Output("closed-pager", "max_value"),
+                  Output("closed-pager", "active_page"), Output("closed-pager-text", "children"),
+                  Input("closed-side", "value"), Input("closed-exit", "value"), Input("closed-pager", "active_page"),
+                  *common, prevent_initial_call=True)
+    def closed(side, exit_reason, page, symbol, _version, tab, _action):
+        if tab != "trades":
+            return (no_update,) * 4
+        system = get_system()
+        return closed_page(system, symbol_of(system, symbol), side, exit_reason, _page(ctx.triggered_id, page))
+
+    @app.callback(Output("learning-events-html", "data"), Output("events-pager", "max_value"),
+                  Output("events-pager", "active_page"), Output("events-pager-text", "children"),
+                  Input("events-status", "value"), Input("events-pager", "active_page"),
+                  *common, prevent_initial_call=True)
+    def events(status, page, symbol, _version, tab, _action):
+        if tab != "trades":
+            return (no_update,) * 4
+        system = get_system()
+        return events_page(system, symbol_of(system, symbol), status, _page(ctx.triggered_id, page))
+
+    @app.callback(Output("trades-message", "children"), Output("trades-action", "data"),
+                  Input("force-exit-request", "data"), prevent_initial_call=True)
+    def exit_trade(request):
+        return force_exit(get_system(), int(request["trade"])), time.time()
+
+    @app.callback(Output("trading-notice", "children"), Output("trading-message", "children"),
+                  Output("trading-known", "data", allow_duplicate=True), Input("trading-enabled", "value"),
+                  prevent_initial_call=True)
+    def pause(enabled):
+        store = get_system().config
+        notice, message = set_trading(store, enabled)
+        return notice, message, store.current()["trading_enabled"]
+
+    app.clientside_callback(ClientsideFunction("hls", "showMarkup"), Output("trades-tables-drawn", "data"),
+                            *[Input(f"{table}-html", "data") for table in MARKUP_TABLES], prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("hls", "syncZoom"), Output("trades-zoom", "data"),
+                            Input("trades-equity-graph", "relayoutData"), Input("trades-pnl-graph", "relayoutData"),
+                            prevent_initial_call=True)

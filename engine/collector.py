@@ -34,6 +34,24 @@ FAILURES = (BinanceAPIError, BinanceUnavailable, ValidationError)
 Progress = Callable[[str, int, int], None]  # (symbol, bars stored so far, bars expected)
 
 
+def replay_periods_note(replay: dict[str, dict]) -> str | None:
+    """A sentence saying that each replayed symbol plays its own period (and whether the periods overlap),
+    from ReplaySource.status() per symbol; None for fewer than two symbols.
+
+    >>> day = 86_400_000
+    >>> replay_periods_note({"A": {"sample_start_ms": 0, "sample_end_ms": day},
+    ...                      "B": {"sample_start_ms": 3 * day, "sample_end_ms": 5 * day}})
+    'Each symbol replays its own period (they do not overlap): A 1970-01-01 → 1970-01-02, B 1970-01-04 → 1970-01-06.'
+    """
+    if len(replay) < 2:
+        return None
+    spans = sorted((r["sample_start_ms"], r["sample_end_ms"]) for r in replay.values())
+    disjoint = all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+    day = lambda ms: time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))  # noqa: E731
+    periods = ", ".join(f"{s} {day(r['sample_start_ms'])} → {day(r['sample_end_ms'])}" for s, r in replay.items())
+    return f"Each symbol replays its own period{' (they do not overlap)' if disjoint else ''}: {periods}."
+
+
 class CollectError(RuntimeError):
     """Every symbol failed in one backfill/collection; ``errors`` maps symbol -> message."""
 
@@ -282,5 +300,6 @@ class Collector:
             "last_error": state.get("last_error"),
             "last_run_ms": state.get("last_run_ms"),
             "replay": {"symbols": replay, "exhausted": exhausted,
-                       "message": f"replay sample exhausted for {', '.join(exhausted)}" if exhausted else None},
+                       "message": f"replay sample exhausted for {', '.join(exhausted)}" if exhausted else None,
+                       "periods": replay_periods_note(replay) if source == "replay" else None},
         }

@@ -103,6 +103,8 @@ SCHEMA: dict[str, Field] = {
     "outcome_size_max": Field(1.0, float, _range(1.0, 3.0), "stake multiple at P(profitable) = 1 (1: no scaling)"),
     "outcome_warmup_days": Field(30, int, _range(0, 3650), "days of simulated trades the outcome model learns "
                                                            "from before it gates"),
+    "trading_enabled": Field(True, bool, help="open paper trades from new signals (off: paused, signals are "
+                                              "recorded but open no trade; open trades are still managed)"),
 }
 DEFAULTS: dict[str, Any] = {k: f.default for k, f in SCHEMA.items()}
 

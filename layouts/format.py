@@ -7,16 +7,17 @@ from datetime import datetime, timezone
 DASH = "—"
 
 
-def utc_time(ms: int | float | None, seconds: bool = False, date: bool = True) -> str:
-    """Epoch ms -> "2026-11-22 04:05 UTC" (or "04:05:00 UTC" without the date); a dash for nothing.
+def utc_time(ms: int | float | None, seconds: bool = False, date: bool = True, suffix: bool = True) -> str:
+    """Epoch ms -> "2026-11-22 04:05 UTC" (or "04:05:00 UTC" without the date; without " UTC" in table
+    cells whose header says so); a dash for nothing.
 
-    >>> utc_time(0), utc_time(0, seconds=True, date=False)
-    ('1970-01-01 00:00 UTC', '00:00:00 UTC')
+    >>> utc_time(0), utc_time(0, seconds=True, date=False), utc_time(0, suffix=False)
+    ('1970-01-01 00:00 UTC', '00:00:00 UTC', '1970-01-01 00:00')
     """
     if ms is None or (isinstance(ms, float) and not math.isfinite(ms)):
         return DASH
     fmt = ("%Y-%m-%d " if date else "") + ("%H:%M:%S" if seconds else "%H:%M")
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt) + " UTC"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt) + (" UTC" if suffix else "")
 
 
 def age(seconds: int | float | None) -> str:

@@ -1,6 +1,8 @@
-"""Small building blocks shared by the tabs: cards, labelled values, badges, tables."""
+"""Small building blocks shared by the tabs: cards, labelled values, badges, tables (as components, or as
+markup for big tables refreshed often)."""
 from __future__ import annotations
 
+from html import escape
 from typing import Any, Iterable, Sequence
 
 import dash_bootstrap_components as dbc
@@ -40,3 +42,36 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "N
     body = html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows])
     return html.Div(dbc.Table([head, body], size="sm", striped=True, hover=True, className="mb-0 hls-table"),
                     className="table-responsive", **kwargs)
+
+
+class Markup(str):
+    """HTML safe as it is (made by the helpers below); any other text put into markup is escaped."""
+
+
+def markup(value: Any) -> Markup:
+    """``value`` as HTML: Markup as is, anything else escaped text.
+
+    >>> markup("<b>"), markup(Markup("<b>x</b>"))
+    ('&lt;b&gt;', '<b>x</b>')
+    """
+    return value if isinstance(value, Markup) else Markup(escape(str(value)))
+
+
+def badge_markup(text: str, color: str) -> Markup:
+    """:func:`badge` as markup."""
+    return Markup(f'<span class="hls-badge badge rounded-pill bg-{color}">{escape(text)}</span>')
+
+
+def table_markup(columns: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "Nothing yet.",
+                 id: str | None = None) -> Markup:
+    """:func:`table` as markup, for tables of many rows refreshed often: the page shows it in one element
+    (assets/dashboard.js), where components would cost the Dash renderer work per cell and badge on every
+    update anywhere on the page."""
+    rows = list(rows)
+    ident = f' id="{escape(id)}"' if id else ""
+    if not rows:
+        return Markup(f'<div{ident} class="text-muted small hls-empty">{escape(empty)}</div>')
+    head = "".join(f"<th>{markup(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{markup(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return Markup(f'<div{ident} class="table-responsive"><table class="mb-0 hls-table table table-sm table-striped '
+                  f'table-hover"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -129,6 +130,17 @@ def end_process(proc: subprocess.Popen, timeout: float = 30) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def seeded_server(tmp_path_factory, name: str, seed: Callable[[Path], None], env: dict[str, str]):
+    """A server whose data dir ``seed(data_dir)`` filled before it started; a module's ``server`` fixture body
+    (``yield from seeded_server(...)``): stopped when the module is done."""
+    require_chromium()
+    data_dir = tmp_path_factory.mktemp(name) / "data"
+    seed(data_dir)
+    srv = DashboardServer(data_dir, env=env).wait_ready()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="module")

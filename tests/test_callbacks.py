@@ -11,7 +11,6 @@ import pytest
 import app as dashboard
 from api.security import InsecureBind
 from callbacks.jobs import job_options, run_from_page
-from callbacks.market import market_view
 from callbacks.prediction import form_feedback, submit_sample
 from callbacks.settings import apply_change, weight_label
 from callbacks.status import fingerprint
@@ -250,17 +249,6 @@ def test_backfill_days_from_the_page_are_checked_like_the_setting(days):
 def test_job_options_map_page_inputs_to_job_keywords():
     assert job_options("backfill", [90]) == {"days": 90}
     assert job_options("collect", []) == {}
-
-
-def test_market_view_draws_the_stored_candles_with_predictions(system):
-    fig, summary = market_view(system, "BTCUSDT", 24 * 7)
-    candles = next(t for t in fig.data if t.type == "candlestick")
-    assert len(candles.x) == 24 * 7
-    assert "Last close" in text_of(summary)
-    fig, summary = market_view(system, "ETHUSDT", 24 * 90)  # more than stored: shows what there is
-    stored = system.store.counts()
-    eth = next(c["rows"] for c in stored if c["symbol"] == "ETHUSDT")
-    assert len(next(t for t in fig.data if t.type == "candlestick").x) == eth
 
 
 def test_a_fresh_worker_serves_concurrent_first_requests(tmp_path):

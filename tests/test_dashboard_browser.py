@@ -87,7 +87,7 @@ def test_each_tab_renders(page, server):
     assert page.locator("#market-graph .legendtext:text-is('RSI 14')").count() == 1
     screenshot(page, "market")
     _open_tab(page, "Trades")
-    page.wait_for_function("document.querySelector('#trades-content').innerText.trim().length > 0",
+    page.wait_for_function("document.querySelector('#trades-performance').innerText.trim().length > 0",
                            timeout=LOAD_TIMEOUT_MS)
     screenshot(page, "trades")
     _open_tab(page, "Hybrid Learning")

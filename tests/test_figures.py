@@ -3,20 +3,15 @@ from __future__ import annotations
 
 import doctest
 
-import numpy as np
-import pandas as pd
 import pytest
 
-import callbacks.figures as figures
 import callbacks.model_figures
 import callbacks.prediction
 import callbacks.settings
 import callbacks.status
 import layouts.format
 import layouts.panels as panels
-from callbacks.figures import indicator_overlays, market_figure
-from engine.candles import CANDLE_COLUMNS
-from tests.dashboard_fixtures import HOUR, T0, find, sample_status, text_of
+from tests.dashboard_fixtures import T0, find, sample_status, text_of
 
 
 @pytest.mark.parametrize("module", [layouts.format, callbacks.model_figures, panels, callbacks.status,
@@ -26,66 +21,6 @@ def test_doctests(module):
     assert result.attempted > 0 and result.failed == 0
 
 
-def _candles(n: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.r_[close[0], close[:-1]]
-    df = pd.DataFrame({"open_time": T0 + HOUR * np.arange(n, dtype=np.int64), "open": open_,
-                       "high": np.maximum(open_, close) * 1.002, "low": np.minimum(open_, close) * 0.998,
-                       "close": close, "volume": rng.uniform(1, 5, n)})
-    df["close_time"] = df["open_time"] + HOUR - 1
-    for c in ("quote_volume", "taker_buy_base", "taker_buy_quote"):
-        df[c] = df["volume"]
-    df["trades"] = 10
-    return df[list(CANDLE_COLUMNS)]
-
-
-def test_indicator_overlays_recover_raw_lines_from_scale_free_features():
-    candles = _candles(5)
-    features = pd.DataFrame(0.0, index=candles["open_time"], columns=figures_feature_columns())
-    features["dist_sma_20"] = 0.1
-    features["dist_bb_low"] = 0.25
-    features["macd"] = 0.01
-    features["rsi"] = 55.0
-    ov = indicator_overlays(candles, features)
-    close = candles["close"].to_numpy()
-    np.testing.assert_allclose(ov["sma_20"], close / 1.1)
-    np.testing.assert_allclose(ov["bb_low"], close / 1.25)
-    np.testing.assert_allclose(ov["ema_20"], close)
-    np.testing.assert_allclose(ov["macd"], close * 0.01)
-    assert (ov["rsi"] == 55.0).all()
-
-
-def figures_feature_columns():
-    from engine.features import FEATURE_COLUMNS
-    return list(FEATURE_COLUMNS)
-
-
-def test_overlays_from_the_real_features_match_pandas_rolling():
-    from engine.features import compute_features
-    candles = _candles(300, seed=1)
-    ov = indicator_overlays(candles, compute_features(candles))
-    expected = candles["close"].rolling(20).mean().to_numpy()
-    np.testing.assert_allclose(ov["sma_20"].to_numpy()[100:], expected[100:], rtol=1e-9)
-
-
-def test_market_figure_has_price_rsi_macd_panels_and_marks_predictions():
-    candles = _candles(50)
-    features = pd.DataFrame(0.0, index=candles["open_time"], columns=figures_feature_columns())
-    ov = indicator_overlays(candles, features)
-    preds = [{"open_time": int(candles["open_time"][10]), "prediction": 1, "correct": True},
-             {"open_time": int(candles["open_time"][11]), "prediction": 0, "correct": False},
-             {"open_time": int(candles["open_time"][12]), "prediction": 1, "correct": None},
-             {"open_time": T0 - 100 * HOUR, "prediction": 1, "correct": True}]  # outside the chart: left out
-    fig = market_figure(candles, ov, preds, "BTCUSDT")
-    by_name = {t.name: t for t in fig.data}
-    assert len(by_name["BTCUSDT"].x) == 50
-    assert {"SMA 20", "EMA 20", "Bollinger (20, 2)", "RSI 14", "MACD", "Signal", "MACD hist"} <= set(by_name)
-    assert len(by_name["prediction right"].x) == 1 and len(by_name["prediction wrong"].x) == 1
-    assert len(by_name["prediction pending"].x) == 1
-    assert by_name["prediction right"].marker.color == figures.RIGHT
-    assert by_name["RSI 14"].yaxis == "y2" and by_name["MACD"].yaxis == "y3"
-    assert not market_figure(candles.iloc[:0], ov, [], "BTCUSDT").data
 
 
 def test_status_cards_say_clearly_when_replaying():

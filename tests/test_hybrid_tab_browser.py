@@ -17,8 +17,8 @@ from engine.db import Database
 from engine.features import FEATURE_COLUMNS
 from engine.system import HybridLearningSystem
 from layouts.panels import UNREACHABLE_TEXT
-from tests.browser_fixtures import (DashboardServer, browser, open_page, require_chromium,  # noqa: F401
-                                    screenshot, wait_until)
+from tests.browser_fixtures import (browser, open_page, screenshot, seeded_server,  # noqa: F401
+                                    wait_until)
 from tests.fake_binance import closed_port
 
 pytestmark = pytest.mark.browser
@@ -46,12 +46,7 @@ def seed(data_dir) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("hybrid-tab") / "data"
-    seed(data_dir)
-    srv = DashboardServer(data_dir, env=ENV).wait_ready()
-    yield srv
-    srv.stop()
+    yield from seeded_server(tmp_path_factory, "hybrid-tab", seed, ENV)
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import doctest
 
-import pandas as pd
 import pytest
 
-import callbacks.figures
-import callbacks.trades
+import callbacks.market_figures as market_figures
+import callbacks.trading_figures as trading_figures
 import layouts.plotly_bundle as plotly_bundle
 from callbacks.figures import TRACE_TYPES
 from callbacks.model_figures import (accuracy_figure, calibration_bins, calibration_figure, importance_figure,
                                      rolling_accuracy)
 from engine.candles import load_sample
+from engine.config import validate
 from engine.features import compute_features
 from engine.paths import PROJECT_ROOT
+from engine.trading import TradeRules
+from engine.trading.stats import buy_and_hold_curve, equity_curve
 from layouts.plotly_bundle import FULL, PARTIAL, choose, trace_types
 
 
@@ -59,15 +61,21 @@ def test_installed_partial_bundle_is_chosen(tmp_path):
 
 def test_dashboard_figures_use_only_the_declared_trace_types():
     candles = load_sample("BTCUSDT").tail(200).reset_index(drop=True)
-    overlays = callbacks.figures.indicator_overlays(candles, compute_features(candles))
+    overlays = market_figures.indicator_overlays(candles, compute_features(candles))
     t = candles["open_time"].iloc[-3:].tolist()
     marks = [{"open_time": t[0], "prediction": 1, "correct": True}, {"open_time": t[1], "prediction": 0,
                                                                        "correct": False}]
-    equity = pd.DataFrame({"time": t, "pnl": [1.0, -2.0, 3.0], "win_rate": [1.0, 0.5, 0.67]})
-    figures = [callbacks.figures.market_figure(candles, overlays, marks, "BTCUSDT"),
+    trades = [{"id": i, "symbol": "BTCUSDT", "side": side, "status": "closed", "entry_time": t[i], "entry_price": 1.0,
+               "exit_time": t[i + 1], "exit_price": 1.1, "exit_reason": "take_profit", "pnl": pnl, "fees": 0.1,
+               "return_pct": pnl / 10} for i, (side, pnl) in enumerate((("LONG", 1.0), ("SHORT", -2.0)))]
+    rules = TradeRules.from_config(validate({}))
+    report = {"stats": {"span": [t[0], t[-1]], "trades": 2}, "equity": equity_curve(trades, 1000.0),
+              "buy_and_hold": buy_and_hold_curve(candles, rules)}
+    figures = [market_figures.market_figure(candles, overlays, marks, "BTCUSDT", trades),
                accuracy_figure({"BTCUSDT": {"hybrid": rolling_accuracy(t, [True, False, True])}}),
                importance_figure({"rsi": {"mean": 0.01, "std": 0.001}}, 1),
                calibration_figure({"BTCUSDT": calibration_bins([0.4] * 30 + [0.6] * 30, [0, 1] * 30)}),
-               callbacks.trades.trades_figure(equity, candles.assign(pnl=0.0))]
+               trading_figures.equity_figure({"BTCUSDT": report}),
+               trading_figures.trade_pnl_figure({"BTCUSDT": report})]
     used = {trace.type for fig in figures for trace in fig.data}
     assert used <= TRACE_TYPES and {"candlestick", "bar", "scatter"} <= used

@@ -7,7 +7,7 @@ import pytest
 
 from engine.errors import ValidationError
 from engine.trading import TradeRules, backtest, summarize
-from engine.trading.stats import equity_curve, exposure
+from engine.trading.stats import equity_curve, exposure, totals
 from trading_fixtures import HOUR, T0, bars, config
 
 RULES = TradeRules.from_config(config())
@@ -25,6 +25,7 @@ def test_equity_curve_drawdown_and_running_win_rate():
     curve = equity_curve(trades, 1000.0)
     assert curve["equity"].tolist() == [1010.0, 980.0, 985.0]  # ordered by exit time
     assert curve["drawdown"].tolist() == [0.0, 30.0, 25.0]
+    assert curve["drawdown_pct"].tolist() == pytest.approx([0.0, 3000 / 1010, 2500 / 1010])
     assert curve["win_rate"].tolist() == pytest.approx([1.0, 0.5, 2 / 3])
 
 
@@ -94,3 +95,18 @@ def test_backtest_rejects_predictions_it_cannot_use():
         backtest(candles, pd.DataFrame({"open_time": [T0]}), config())
     with pytest.raises(ValidationError, match="no prediction"):
         backtest(candles, pd.DataFrame({"open_time": [T0 + 99], "prob_up": [0.9]}), config())
+
+
+def test_profit_factor_and_totals_on_hand_computed_trades():
+    btc = summarize([trade(1, 30.0, T0, T0), trade(2, -10.0, T0 + HOUR, T0 + HOUR),
+                     trade(3, -5.0, T0 + HOUR, T0 + HOUR)], {"BTCUSDT": bars([FLAT, FLAT])}, RULES)
+    assert (btc["gross_profit_usdt"], btc["gross_loss_usdt"], btc["profit_factor"]) == (30.0, 15.0, 2.0)
+    eth = summarize([trade(4, 12.0, T0, T0, symbol="ETHUSDT")], {"ETHUSDT": bars([FLAT])}, RULES)
+    assert eth["profit_factor"] is None  # no losing trade: undefined, not infinite
+    total = totals({"BTCUSDT": btc | {"learning_events": {"pending": 1, "delivered": 2, "failed": 0}},
+                    "ETHUSDT": eth | {"learning_events": {"pending": 0, "delivered": 1, "failed": 1}}})
+    assert (total["trades"], total["wins"], total["losses"]) == (4, 2, 2)
+    assert total["win_rate"] == 0.5 and total["pnl_usdt"] == 27.0
+    assert total["profit_factor"] == pytest.approx(42.0 / 15.0)
+    assert total["learning_events"] == {"pending": 1, "delivered": 3, "failed": 1}
+    assert not {"buy_and_hold", "max_drawdown_pct", "exposure", "span"} & set(total)  # never across eras

@@ -173,7 +173,7 @@ def test_live_trades_match_the_backtest_on_the_same_bars(market, btc_candles):
         assert (a["side"], a["entry_time"], a["exit_time"], a["exit_reason"]) == \
                (b["side"], b["entry_time"], b["exit_time"], b["exit_reason"])
         assert a["pnl"] == pytest.approx(b["pnl"])
-    stats = trader.stats()
+    stats = trader.stats(SYMBOL)
     assert stats["trades"] == report["trades"] and stats["pnl_usdt"] == pytest.approx(report["pnl_usdt"])
 
 

@@ -2,10 +2,11 @@
 
 Samples (table ``outcome_samples``, one per signal bar and symbol): what a recorded paper signal
 (engine.trading ledger) earned. :meth:`OutcomeManager.sync` collects them: a signal whose trade
-closed gives that trade's PnL after fees (source ``trade``); a signal that was skipped (by a gate
-or because a trade was open) gives the PnL of the trade it would have opened, settled on the
-stored candles by the same rules once they reach its exit (``shadow``), so a gate that closed
-keeps learning. :meth:`warm_up` adds the simulated trades of a walk-forward replay over the
+closed gives that trade's PnL after fees (source ``trade``); a signal that was skipped (by a gate,
+the pause switch or because a trade was open) or whose trade the operator force-exited (its timing
+is not the signal's) gives the PnL of the trade it would have opened, settled on the stored
+candles by the same rules once they reach its exit (``shadow``), so a gate that closed keeps
+learning. :meth:`warm_up` adds the simulated trades of a walk-forward replay over the
 stored history (``replay``) when the model has learned nothing yet. :meth:`update` learns the
 pending samples test-then-train, oldest exit first, under ``ProcessLock(lock_dir, "outcome")``,
 storing each sample's P(win) at scoring and saving ``model_dir/outcome.pkl`` (the learner and the
@@ -91,7 +92,7 @@ class OutcomeManager:
         rows = []
         for signal in self.db.query(
                 "SELECT s.symbol, s.interval, s.open_time, s.side, s.prediction, s.confidence, s.features, "
-                "t.status AS trade_status, t.return_pct, t.pnl, t.exit_time FROM trading_signals s "
+                "t.status AS trade_status, t.exit_reason, t.return_pct, t.pnl, t.exit_time FROM trading_signals s "
                 "LEFT JOIN trading_trades t ON t.signal_id = s.id LEFT JOIN outcome_samples o "
                 "ON o.symbol = s.symbol AND o.interval = s.interval AND o.open_time = s.open_time "
                 "WHERE o.id IS NULL AND (t.id IS NULL OR t.status = 'closed') ORDER BY s.open_time"):
@@ -99,7 +100,7 @@ class OutcomeManager:
             p_up = signal["confidence"] if signal["prediction"] == 1 else 1.0 - signal["confidence"]
             features = [json.loads(signal["features"])[name] for name in FEATURE_COLUMNS]
             key = (signal["symbol"], signal["interval"], signal["open_time"], side, p_up, features)
-            if signal["trade_status"] == "closed":
+            if signal["trade_status"] == "closed" and signal["exit_reason"] != "force_exit":
                 rows.append((*key, signal["return_pct"], signal["pnl"], "trade", signal["exit_time"]))
             elif (shadow := self._shadow(store, signal, side, rules)) is not None:
                 rows.append((*key, shadow[0], shadow[1], "shadow", shadow[2]))

@@ -3,7 +3,8 @@
 Invariants held by the schema and by transactions (safe across processes and restarts):
 one signal per (symbol, interval, bar); at most one trade per signal; a trade is filled once
 and closed once (updates check its status inside the transaction); closing a trade writes
-its learning event in the same transaction; one learning event per trade, delivered once.
+its learning event in the same transaction (a force exit writes none); one learning event per
+trade, delivered once.
 """
 from __future__ import annotations
 
@@ -74,20 +75,29 @@ MIGRATIONS = [
     );
     CREATE INDEX trading_learning_events_status ON trading_learning_events (status)
     """,
+    # per-symbol reads of the dashboard's every refresh (version, event counts) from indexes alone
+    """
+    CREATE INDEX trading_trades_symbol_progress ON trading_trades (symbol, entry_time, closed_at);
+    CREATE INDEX trading_learning_events_symbol_status ON trading_learning_events (symbol, status)
+    """,
 ]
 _JSON_COLUMNS = ("features", "rules")
+SIDES = ("LONG", "SHORT")
+EXIT_REASONS = ("take_profit", "stop_loss", "max_holding", "force_exit")
+EVENT_STATUSES = ("pending", "delivered", "failed")
+# what statistics and charts read of a trade: no JSON columns to parse (10,000 trades in a few ms)
+SUMMARY_COLUMNS = ("id", "symbol", "side", "status", "signal_time", "entry_time", "entry_price", "exit_time",
+                   "exit_price", "exit_reason", "pnl", "fees", "return_pct")
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
-    out = []
-    for values in cursor.fetchall():
-        row = dict(zip(names, values))
-        for key in _JSON_COLUMNS:
-            if isinstance(row.get(key), str):
+    rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+    for key in set(_JSON_COLUMNS) & set(names):
+        for row in rows:
+            if isinstance(row[key], str):
                 row[key] = json.loads(row[key])
-        out.append(row)
-    return out
+    return rows
 
 
 class TradeLedger:
@@ -146,8 +156,9 @@ class TradeLedger:
                 (entry_time, entry_price, take_profit, stop_loss, quantity, trade_id))
             return cur.rowcount == 1
 
-    def close(self, trade_id: int, result: dict[str, Any], event: dict[str, Any], now: int) -> bool:
-        """Close a filled open trade and write its learning event, together; False if not open."""
+    def close(self, trade_id: int, result: dict[str, Any], event: dict[str, Any] | None, now: int) -> bool:
+        """Close a filled open trade and write its learning event (none when ``event`` is None), together;
+        False if it is not open (closed meanwhile, by any process) or not filled."""
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE trading_trades SET status='closed', exit_time=?, exit_price=?, exit_reason=?, "
@@ -157,6 +168,8 @@ class TradeLedger:
                  result["gross_pnl"], result["fees"], result["pnl"], result["return_pct"], now, trade_id))
             if cur.rowcount != 1:
                 return False
+            if event is None:
+                return True
             conn.execute(
                 "INSERT INTO trading_learning_events (trade_id, symbol, open_time, side, pnl, target, "
                 "features, status, created_at) VALUES (?,?,?,?,?,?,?, 'pending', ?)",
@@ -199,25 +212,44 @@ class TradeLedger:
         return self._select("SELECT * FROM trading_learning_events WHERE status='pending' AND symbol=? "
                             "ORDER BY id", (symbol,))
 
-    def trades(self, symbol: str | None = None, status: str | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-        """Trades, newest signal first, optionally of one symbol and status ('open' or 'closed')."""
-        if status not in (None, "open", "closed"):
-            raise ValidationError("status", "must be 'open' or 'closed'")
-        where, params = self._where(symbol=symbol, status=status)
-        return self._select(f"SELECT * FROM trading_trades{where} ORDER BY signal_time DESC, id DESC"
-                            f"{self._limit(limit)}", params)
+    def trade(self, trade_id: int) -> dict[str, Any] | None:
+        rows = self._select("SELECT * FROM trading_trades WHERE id=?", (trade_id,))
+        return rows[0] if rows else None
+
+    def trades(self, symbol: str | None = None, status: str | None = None, limit: int | None = None,
+               offset: int = 0, side: str | None = None, exit_reason: str | None = None,
+               columns: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """Trades, newest first (as opened: a symbol opens them bar after bar, so "All symbols" interleaves symbols
+        as they trade, not by the eras of their bars), filtered (symbol, status open/closed, side, exit reason),
+        ``offset`` rows in; ``columns`` (default all) e.g. SUMMARY_COLUMNS."""
+        where, params = self._trade_filters(symbol, status, side, exit_reason)
+        return self._select(f"SELECT {', '.join(columns or ('*',))} FROM trading_trades{where} "
+                            f"ORDER BY id DESC{self._limit(limit, offset)}", params)
+
+    def count_trades(self, symbol: str | None = None, status: str | None = None, side: str | None = None,
+                     exit_reason: str | None = None) -> int:
+        """How many trades :meth:`trades` pages through with the same filters."""
+        where, params = self._trade_filters(symbol, status, side, exit_reason)
+        return self.db.connect().execute(f"SELECT COUNT(*) FROM trading_trades{where}", params).fetchone()[0]
+
+    def _trade_filters(self, symbol, status, side, exit_reason) -> tuple[str, tuple]:
+        _check_choice("status", status, ("open", "closed"))
+        _check_choice("side", side, SIDES)
+        _check_choice("exit_reason", exit_reason, EXIT_REASONS)
+        return self._where(symbol=symbol, status=status, side=side, exit_reason=exit_reason)
 
     def signals(self, symbol: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         where, params = self._where(symbol=symbol)
         return self._select(f"SELECT * FROM trading_signals{where} ORDER BY open_time DESC, id DESC"
                             f"{self._limit(limit)}", params)
 
-    def learning_events(self, symbol: str | None = None, trade_id: int | None = None,
-                        limit: int | None = None) -> list[dict[str, Any]]:
-        where, params = self._where(symbol=symbol, trade_id=trade_id)
+    def learning_events(self, symbol: str | None = None, trade_id: int | None = None, limit: int | None = None,
+                        offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
+        """Learning events, newest first, filtered (symbol, trade, status), ``offset`` rows in."""
+        _check_choice("status", status, EVENT_STATUSES)
+        where, params = self._where(symbol=symbol, trade_id=trade_id, status=status)
         return self._select(f"SELECT * FROM trading_learning_events{where} ORDER BY id DESC"
-                            f"{self._limit(limit)}", params)
+                            f"{self._limit(limit, offset)}", params)
 
     def events_of_trades(self, trade_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Learning events by trade id, for the given trades."""
@@ -226,6 +258,16 @@ class TradeLedger:
         marks = ",".join("?" for _ in trade_ids)
         rows = self._select(f"SELECT * FROM trading_learning_events WHERE trade_id IN ({marks})", tuple(trade_ids))
         return {row["trade_id"]: row for row in rows}
+
+    def version(self, symbol: str) -> tuple:
+        """Changes whenever a trade of ``symbol`` opens, fills or closes or one of its learning events changes
+        status (two aggregate reads; for caches of what is computed from them)."""
+        conn = self.db.connect()
+        trades = conn.execute("SELECT COUNT(*), MAX(id), COUNT(entry_time), COUNT(closed_at), MAX(closed_at) "
+                              "FROM trading_trades WHERE symbol=?", (symbol,)).fetchone()
+        events = conn.execute("SELECT COUNT(*), SUM(status='delivered'), SUM(status='failed') "
+                              "FROM trading_learning_events WHERE symbol=?", (symbol,)).fetchone()
+        return trades + events
 
     def event_counts(self, symbol: str | None = None) -> dict[str, int]:
         """Learning events by status (pending, delivered, failed)."""
@@ -242,9 +284,16 @@ class TradeLedger:
         return " WHERE " + " AND ".join(f"{k}=?" for k in given), tuple(given.values())
 
     @staticmethod
-    def _limit(limit: int | None) -> str:
+    def _limit(limit: int | None, offset: int = 0) -> str:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError("offset", "must be a whole number, 0 or more")
         if limit is None:
-            return ""
+            return f" LIMIT -1 OFFSET {offset}" if offset else ""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValidationError("limit", "must be a positive whole number")
-        return f" LIMIT {limit}"
+        return f" LIMIT {limit} OFFSET {offset}"
+
+
+def _check_choice(field: str, value: str | None, choices: tuple[str, ...]) -> None:
+    if value is not None and value not in choices:
+        raise ValidationError(field, f"must be one of {', '.join(choices)}")

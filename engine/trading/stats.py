@@ -14,23 +14,35 @@ import pandas as pd
 
 from engine.trading.simulator import TradeRules, entry_fill, settle
 
+CLOSED_FIELDS = {"id": np.int64, "exit_time": np.int64, "pnl": float, "fees": float, "return_pct": float,
+                 "side": str, "exit_reason": str}
+OPEN_END = np.iinfo(np.int64).max  # an open trade's exit: after every bar
 
-def closed_trades(trades: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Closed trades ordered by exit time."""
-    return sorted((t for t in trades if t["status"] == "closed"), key=lambda t: (t["exit_time"], t["id"]))
+
+def closed_trades(trades: Iterable[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """The closed trades' fields statistics use, as arrays ordered by exit time (then id)."""
+    done = [t for t in trades if t["status"] == "closed"]
+    cols = {key: np.array([t[key] for t in done], dtype=kind) for key, kind in CLOSED_FIELDS.items()}
+    order = np.lexsort((cols["id"], cols["exit_time"]))
+    return {key: values[order] for key, values in cols.items()}
 
 
 def equity_curve(trades: Iterable[Mapping[str, Any]], capital: float) -> pd.DataFrame:
-    """Realised equity after each closed trade: columns time (exit bar), pnl, equity, drawdown, win_rate."""
-    done = closed_trades(trades)
-    pnl = np.array([t["pnl"] for t in done], dtype=float)
+    """Realised equity after each closed trade: columns time (exit bar), pnl, equity, drawdown (USDT below
+    the peak so far), drawdown_pct (of that peak), win_rate (cumulative)."""
+    return _curve(closed_trades(trades), capital)
+
+
+def _curve(done: Mapping[str, np.ndarray], capital: float) -> pd.DataFrame:
+    pnl = done["pnl"]
     equity = capital + np.cumsum(pnl)
     peak = np.maximum.accumulate(np.concatenate(([capital], equity)))[1:]
     return pd.DataFrame({
-        "time": np.array([t["exit_time"] for t in done], dtype=np.int64),
+        "time": done["exit_time"],
         "pnl": pnl,
         "equity": equity,
         "drawdown": peak - equity,
+        "drawdown_pct": (peak - equity) / peak * 100.0,
         "win_rate": np.cumsum(pnl > 0) / np.arange(1, len(pnl) + 1),
     })
 
@@ -49,14 +61,24 @@ def exposure(trades: Iterable[Mapping[str, Any]], bar_times: np.ndarray) -> floa
     """Share of the bars (open times, ascending) spent in at least one filled position."""
     if len(bar_times) == 0:
         return None
-    held = np.zeros(len(bar_times), dtype=bool)
-    for t in trades:
-        if t.get("entry_time") is None:
-            continue
-        start = np.searchsorted(bar_times, t["entry_time"], side="left")
-        end = len(bar_times) if t["status"] != "closed" else np.searchsorted(bar_times, t["exit_time"], "right")
-        held[start:end] = True
-    return float(held.mean())
+    filled = [t for t in trades if t.get("entry_time") is not None]
+    starts = np.searchsorted(bar_times, np.array([t["entry_time"] for t in filled], dtype=np.int64), side="left")
+    exits = np.array([t["exit_time"] if t["status"] == "closed" else OPEN_END for t in filled], dtype=np.int64)
+    ends = np.searchsorted(bar_times, exits, side="right")
+    depth = np.zeros(len(bar_times) + 1, dtype=np.int64)  # positions held per bar, as a running sum of +1/-1
+    np.add.at(depth, starts, 1)
+    np.add.at(depth, ends, -1)
+    return float((np.cumsum(depth[:-1]) > 0).mean())
+
+
+def profit_factor(pnl: np.ndarray) -> float | None:
+    """Gross profit over gross loss (PnL after fees); None without a losing trade (undefined).
+
+    >>> profit_factor(np.array([30.0, -10.0, -5.0])), profit_factor(np.array([5.0]))
+    (2.0, None)
+    """
+    loss = -pnl[pnl < 0].sum()
+    return float(pnl[pnl > 0].sum() / loss) if loss > 0 else None
 
 
 def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, pd.DataFrame],
@@ -65,13 +87,11 @@ def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, p
     (the caller chooses the span, e.g. from the first entry to the latest bar)."""
     done = closed_trades(trades)
     capital = rules.stake * max(len(candles_by_symbol), 1)
-    curve = equity_curve(done, capital)
-    pnl = curve["pnl"].to_numpy()
-    peak = curve["equity"] + curve["drawdown"]
+    curve = _curve(done, capital)
+    pnl = done["pnl"]
+    n = len(pnl)
     wins = int((pnl > 0).sum())
-    reasons: dict[str, int] = {}
-    for t in done:
-        reasons[t["exit_reason"]] = reasons.get(t["exit_reason"], 0) + 1
+    reasons, counts = np.unique(done["exit_reason"], return_counts=True)
     bh = [buy_and_hold_curve(c, rules)["pnl"].iloc[-1] for c in candles_by_symbol.values() if not c.empty]
     bh_pnl = float(sum(bh)) if bh else None
     exposures = [exposure([t for t in trades if t["symbol"] == s], c["open_time"].to_numpy(np.int64))
@@ -80,24 +100,44 @@ def summarize(trades: list[Mapping[str, Any]], candles_by_symbol: Mapping[str, p
              for c in candles_by_symbol.values() if not c.empty]
     total = float(pnl.sum())
     return {
-        "trades": len(done),
+        "trades": n,
         "open_trades": sum(1 for t in trades if t["status"] == "open"),
-        "long_trades": sum(1 for t in done if t["side"] == "LONG"),
-        "short_trades": sum(1 for t in done if t["side"] == "SHORT"),
+        "long_trades": int((done["side"] == "LONG").sum()),
+        "short_trades": int((done["side"] == "SHORT").sum()),
         "wins": wins,
-        "losses": len(done) - wins,
-        "win_rate": wins / len(done) if done else None,
+        "losses": n - wins,
+        "win_rate": wins / n if n else None,
         "pnl_usdt": total,
-        "fees_usdt": float(sum(t["fees"] for t in done)),
+        "gross_profit_usdt": float(pnl[pnl > 0].sum()),
+        "gross_loss_usdt": float(-pnl[pnl < 0].sum()),
+        "profit_factor": profit_factor(pnl),
+        "fees_usdt": float(done["fees"].sum()),
         "return_pct": total / capital * 100.0,
-        "avg_trade_return_pct": float(np.mean([t["return_pct"] for t in done])) if done else None,
-        "max_drawdown_usdt": float(curve["drawdown"].max()) if done else 0.0,
-        "max_drawdown_pct": float((curve["drawdown"] / peak).max() * 100.0) if done else 0.0,
+        "avg_trade_return_pct": float(done["return_pct"].mean()) if n else None,
+        "max_drawdown_usdt": float(curve["drawdown"].max()) if n else 0.0,
+        "max_drawdown_pct": float(curve["drawdown_pct"].max()) if n else 0.0,
         "exposure": float(np.mean(exposures)) if exposures else None,
-        "exit_reasons": reasons,
+        "exit_reasons": {str(r): int(c) for r, c in zip(reasons, counts)},
         "capital_usdt": capital,
         "span": [min(s for s, _ in spans), max(e for _, e in spans)] if spans else None,
         "buy_and_hold": {"pnl_usdt": bh_pnl,
                          "return_pct": None if bh_pnl is None else bh_pnl / capital * 100.0},
         "excess_pnl_usdt": None if bh_pnl is None else total - bh_pnl,
     }
+
+
+TOTAL_KEYS = ("trades", "open_trades", "long_trades", "short_trades", "wins", "losses", "pnl_usdt", "fees_usdt",
+              "gross_profit_usdt", "gross_loss_usdt")
+
+
+def totals(per_symbol: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What adds up across symbols (counts, PnL and fees, win rate and profit factor of all trades);
+    drawdown, exposure and buy-and-hold stay per symbol: each symbol's trades live in its own period."""
+    out: dict[str, Any] = {key: sum(s[key] for s in per_symbol.values()) for key in TOTAL_KEYS}
+    out["win_rate"] = out["wins"] / out["trades"] if out["trades"] else None
+    loss = out["gross_loss_usdt"]
+    out["profit_factor"] = out["gross_profit_usdt"] / loss if loss > 0 else None
+    learning = [s["learning_events"] for s in per_symbol.values() if "learning_events" in s]
+    if learning:
+        out["learning_events"] = {k: sum(e[k] for e in learning) for k in learning[0]}
+    return out

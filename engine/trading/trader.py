@@ -10,6 +10,11 @@ process resumes every open trade where it was.
 Learning target: the online models learn "close goes up", so a closed trade teaches what the
 right call for up would have been: LONG with PnL after fees > 0 -> 1; LONG with PnL <= 0 -> 0;
 SHORT with PnL > 0 -> 0 ("down was right"); SHORT with PnL <= 0 -> 1 ("down was wrong").
+
+The operator can pause trading (``trading_enabled`` off: signals are still recorded, no trade opens;
+open trades keep being managed) and force-exit an open trade (:meth:`PaperTrader.force_exit`).
+A force exit teaches nothing: its timing is the operator's, not the signal's, so it makes no
+learning event.
 """
 from __future__ import annotations
 
@@ -27,14 +32,32 @@ from engine.db import Database
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
 from engine.online.samples import check_features
-from engine.trading.ledger import TradeLedger
+from engine.trading.ledger import SUMMARY_COLUMNS, TradeLedger
 from engine.trading.signals import DIRECTIONS, LONG, signal_side
 from engine.trading.simulator import TradeRules, entry_fill, find_exit, levels, settle
-from engine.trading.stats import buy_and_hold_curve, equity_curve, summarize
+from engine.trading.stats import buy_and_hold_curve, equity_curve, summarize, totals
 
 log = logging.getLogger(__name__)
 Learn = Callable[[dict, int, str], Any]
 Gate = Callable[[str, float, str, dict], dict]
+FORCE_EXIT = "force_exit"
+PAUSED_NOTE = "trading paused (trading_enabled is off): no trade opened"
+
+
+class TradeNotFound(ValidationError):
+    """No trade with that id."""
+
+    def __init__(self, trade_id: int):
+        super().__init__("trade_id", f"no trade #{trade_id}")
+
+
+class TradeClosed(ValidationError):
+    """The trade is closed already (by its rules or an earlier force exit, in any process); ``trade`` is it."""
+
+    def __init__(self, trade: dict[str, Any]):
+        super().__init__("trade_id", f"trade #{trade['id']} is already closed "
+                                     f"({str(trade['exit_reason']).replace('_', ' ')})")
+        self.trade = trade
 
 
 def learning_target(side: str, pnl: float) -> int:
@@ -53,6 +76,11 @@ def _validate_bar(prediction: Mapping[str, Any]) -> tuple[str, int]:
     if isinstance(open_time, bool) or not isinstance(open_time, numbers.Integral) or open_time < 0:
         raise ValidationError("open_time", "must be an epoch time in milliseconds")
     return symbol, int(open_time)
+
+
+def _settle_at(trade: Mapping[str, Any], price: float) -> dict[str, float]:
+    """A filled trade's round trip if it left at ``price`` (before exit slippage), under its own rules."""
+    return settle(DIRECTIONS[trade["side"]], trade["entry_price"], price, TradeRules(**trade["rules"]))
 
 
 class PaperTrader:
@@ -74,6 +102,7 @@ class PaperTrader:
         self.learn = learn
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.gate = gate
+        self._reports: dict[str, tuple[tuple, dict[str, Any]]] = {}  # symbol -> (what it was computed from, report)
 
     def on_prediction(self, prediction: Mapping[str, Any], features: Mapping[str, Any] | None = None
                       ) -> dict[str, Any] | None:
@@ -96,7 +125,9 @@ class PaperTrader:
                   "features": values}
         rules = TradeRules.from_config(cfg)
         decision = {"trade": True, "note": None, "size": 1.0}
-        if self.gate is not None:
+        if not cfg["trading_enabled"]:  # paused by the operator: the signal is kept, no trade opens
+            decision = {"trade": False, "note": PAUSED_NOTE, "size": 1.0}
+        elif self.gate is not None:
             p_up = signal["confidence"] if signal["prediction"] == 1 else 1.0 - signal["confidence"]
             decision = self.gate(symbol, p_up, side, values)
         rules = replace(rules, stake=rules.stake * decision["size"])
@@ -144,6 +175,53 @@ class PaperTrader:
             return None
         return trade | result | {"status": "closed", "closed_at": now}
 
+    def force_exit(self, trade_id: int) -> dict[str, Any]:
+        """Close open trade ``trade_id`` now at the latest stored close (slippage and fees as for any exit),
+        reason "force_exit", in one transaction: exactly once, whichever process asks first. Its exit rules
+        run over the stored bars first, so an exit they reached already stands (``forced`` False).
+
+        Returns the closed trade with ``forced``. Raises TradeNotFound, TradeClosed, or
+        ValidationError("trade_id") while the trade waits for its entry bar.
+        """
+        trade = self.ledger.trade(trade_id)
+        if trade is None:
+            raise TradeNotFound(trade_id)
+        if trade["status"] == "closed":
+            raise TradeClosed(trade)
+        start = trade["entry_time"] if trade["entry_time"] is not None else trade["signal_time"] + 1
+        candles = self.store.range(trade["symbol"], trade["interval"], start_ms=start)
+        if candles.empty:
+            raise ValidationError("trade_id", f"trade #{trade_id} has not entered yet: it fills at the open of "
+                                              "the bar after its signal")
+        by_rules = self._advance(trade, candles)
+        if by_rules is not None:
+            self.deliver_learning(trade["symbol"])
+            return by_rules | {"forced": False}
+        trade = self.ledger.trade(trade_id)  # as filled now, or as another process left it
+        last = candles.iloc[-1]
+        result = _settle_at(trade, float(last["close"])) | {
+            "exit_time": int(last["open_time"]), "exit_reason": FORCE_EXIT,
+            "bars_held": int((candles["open_time"] >= trade["entry_time"]).sum())}
+        if trade["status"] == "closed" or not self.ledger.close(trade_id, result, None, self.clock()):
+            raise TradeClosed(self.ledger.trade(trade_id))
+        return self.ledger.trade(trade_id) | {"forced": True}
+
+    def open_positions(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Open trades, newest first, each marked to its symbol's latest stored close: ``mark_time``,
+        ``mark_price`` and ``unrealised_pnl`` (what a force exit now would give, exit slippage and both fees
+        paid); the marks are None while a trade waits for its entry bar."""
+        latest: dict[str, dict | None] = {}
+        out = []
+        for trade in self.ledger.trades(symbol=symbol, status="open"):
+            if trade["symbol"] not in latest:
+                latest[trade["symbol"]] = self.store.latest(trade["symbol"], trade["interval"])
+            bar = latest[trade["symbol"]]
+            marked = trade["entry_time"] is not None and bar is not None
+            out.append(trade | {"mark_time": int(bar["open_time"]) if marked else None,
+                                "mark_price": float(bar["close"]) if marked else None,
+                                "unrealised_pnl": _settle_at(trade, float(bar["close"]))["pnl"] if marked else None})
+        return out
+
     def deliver_learning(self, symbol: str | None = None) -> dict[str, int]:
         """Pass pending learning events to ``learn``; returns counts by outcome. Events stay
         pending while no ``learn`` is set or it fails for a reason other than bad input."""
@@ -162,46 +240,68 @@ class PaperTrader:
         return counts
 
     def trades(self, symbol: str | None = None, status: str | None = None, limit: int | None = None,
-               with_learning: bool = False) -> list[dict[str, Any]]:
-        """Trades, newest first; ``status`` 'open' (includes ones awaiting their entry bar) or 'closed'.
-        ``with_learning`` adds each trade's ``learning_event`` (None until it closes)."""
-        rows = self.ledger.trades(symbol=symbol, status=status, limit=limit)
+               with_learning: bool = False, offset: int = 0, side: str | None = None,
+               exit_reason: str | None = None) -> list[dict[str, Any]]:
+        """Trades, newest first, ``offset`` rows in; ``status`` 'open' (includes ones awaiting their entry bar)
+        or 'closed', ``side`` LONG/SHORT, ``exit_reason``. ``with_learning`` adds each trade's
+        ``learning_event`` (None while open, and for a force exit)."""
+        rows = self.ledger.trades(symbol=symbol, status=status, limit=limit, offset=offset, side=side,
+                                  exit_reason=exit_reason)
         if with_learning:
             events = self.ledger.events_of_trades([t["id"] for t in rows])
             rows = [t | {"learning_event": events.get(t["id"])} for t in rows]
         return rows
 
+    def count_trades(self, symbol: str | None = None, status: str | None = None, side: str | None = None,
+                     exit_reason: str | None = None) -> int:
+        return self.ledger.count_trades(symbol=symbol, status=status, side=side, exit_reason=exit_reason)
+
     def signals(self, symbol: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         return self.ledger.signals(symbol=symbol, limit=limit)
 
-    def learning_events(self, symbol: str | None = None, trade_id: int | None = None,
-                        limit: int | None = None) -> list[dict[str, Any]]:
-        return self.ledger.learning_events(symbol=symbol, trade_id=trade_id, limit=limit)
+    def learning_events(self, symbol: str | None = None, trade_id: int | None = None, limit: int | None = None,
+                        offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
+        return self.ledger.learning_events(symbol=symbol, trade_id=trade_id, limit=limit, offset=offset,
+                                           status=status)
+
+    def event_counts(self, symbol: str | None = None) -> dict[str, int]:
+        return self.ledger.event_counts(symbol)
+
+    def symbols(self) -> list[str]:
+        """The configured symbols, then any other symbol that has trades (e.g. removed from the config)."""
+        configured = list(self.config()["symbols"])
+        traded = self.ledger.db.connect().execute("SELECT DISTINCT symbol FROM trading_trades").fetchall()
+        return configured + sorted({s for (s,) in traded} - set(configured))
 
     def stats(self, symbol: str | None = None) -> dict[str, Any]:
-        """Win rate, PnL, drawdown, exposure and buy-and-hold from each symbol's first entry to its latest
-        bar (see stats.summarize), plus ``learning_events`` counted by status."""
-        trades = self.trades(symbol=symbol)
-        return summarize(trades, self._span_candles(trades), TradeRules.from_config(self.config())) | {
-            "learning_events": self.ledger.event_counts(symbol)}
+        """One symbol's statistics (see :meth:`report`); without a symbol, per symbol ({"symbols": {symbol:
+        stats}}) and ``totals`` of what adds up across symbols (never one buy-and-hold or drawdown across
+        symbols: each symbol trades in its own period)."""
+        if symbol is not None:
+            return self.report(symbol)["stats"]
+        per_symbol = {s: self.report(s)["stats"] for s in self.symbols()}
+        return {"symbols": per_symbol, "totals": totals(per_symbol)}
 
-    def curves(self, symbol: str | None = None) -> dict[str, pd.DataFrame]:
-        """For charts: ``equity`` (realised, per closed trade, with cumulative win rate) and
-        ``buy_and_hold`` (PnL of one stake per symbol marked at each close, summed over symbols)."""
-        trades = self.trades(symbol=symbol)
-        spans = self._span_candles(trades)
-        rules = TradeRules.from_config(self.config())
-        bh = [buy_and_hold_curve(c, rules).set_index("open_time")["pnl"] for c in spans.values()]
-        bh_total = (pd.concat(bh, axis=1).sort_index().ffill().sum(axis=1) if bh
-                    else pd.Series(dtype=float))
-        return {"equity": equity_curve(trades, rules.stake * max(len(spans), 1)),
-                "buy_and_hold": pd.DataFrame({"open_time": bh_total.index.to_numpy(np.int64),
-                                              "pnl": bh_total.to_numpy(float)})}
-
-    def _span_candles(self, trades: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
-        interval = self.config()["interval"]
-        first: dict[str, int] = {}
-        for t in trades:
-            if t["entry_time"] is not None:
-                first[t["symbol"]] = min(first.get(t["symbol"], t["entry_time"]), t["entry_time"])
-        return {s: self.store.range(s, interval, start_ms=start) for s, start in sorted(first.items())}
+    def report(self, symbol: str) -> dict[str, Any]:
+        """``stats``: win rate, PnL, profit factor, drawdown, exposure and buy-and-hold from the symbol's
+        first entry to its latest bar (stats.summarize), ``learning_events`` by status; ``trades`` (newest
+        first, ledger.SUMMARY_COLUMNS); for charts,
+        ``equity`` (realised, per closed trade: equity, drawdown, drawdown_pct, cumulative win rate) and
+        ``buy_and_hold`` (PnL of one stake marked at each close) over the same span, on market time.
+        Kept per symbol until a trade, a learning event, the stored candles or the rules change (read from
+        disk on each call: other processes' changes count); callers must not change the frames or lists."""
+        cfg = self.config()
+        rules, interval = TradeRules.from_config(cfg), cfg["interval"]
+        key = (self.ledger.version(symbol), self.store.bounds(symbol, interval), rules, interval)
+        cached = self._reports.get(symbol)
+        if cached is None or cached[0] != key:  # recomputed only when a trade, an event or the candles changed
+            trades = self.ledger.trades(symbol=symbol, columns=SUMMARY_COLUMNS)
+            entries = [t["entry_time"] for t in trades if t["entry_time"] is not None]
+            span = {symbol: self.store.range(symbol, interval, start_ms=min(entries))} if entries else {}
+            cached = key, {
+                "stats": summarize(trades, span, rules) | {"symbol": symbol,
+                                                           "learning_events": self.ledger.event_counts(symbol)},
+                "trades": trades, "equity": equity_curve(trades, rules.stake),
+                "buy_and_hold": buy_and_hold_curve(span.get(symbol, pd.DataFrame()), rules)}
+            self._reports[symbol] = cached
+        return cached[1] | {"stats": dict(cached[1]["stats"])}
