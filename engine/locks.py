@@ -16,7 +16,11 @@ _HELD: "weakref.WeakSet[ProcessLock]" = weakref.WeakSet()  # this process's lock
 
 def _forget_inherited() -> None:
     for lock in list(_HELD):
-        os.close(lock._fd)
+        try:
+            if os.fstat(lock._fd).st_ino == lock._inode:  # (a descriptor closed behind the lock's back, e.g.
+                os.close(lock._fd)                       # by a test simulating a dead holder, may be reused)
+        except OSError:
+            pass
         lock._fd = None
     _HELD.clear()
 
@@ -59,7 +63,7 @@ class ProcessLock:
                     os.close(fd)
                     raise LockBusy(f"{self.name!r} is already running") from None
                 time.sleep(0.01)
-        self._fd = fd
+        self._fd, self._inode = fd, os.fstat(fd).st_ino
         _HELD.add(self)
         return self
 

@@ -108,16 +108,22 @@ def test_lock_excludes_other_processes_and_frees_on_release(tmp_path):
 def test_a_forked_child_does_not_keep_its_parents_lock(tmp_path):
     """A job forked off while a lock is held (a background callback) must not hold it once the holder dies."""
     lock = ProcessLock(tmp_path, "job-collect").acquire()
+    read, write = os.pipe()
     child = os.fork()
-    if child == 0:
-        held_here = lock._fd is not None
-        time.sleep(0 if held_here else 30)
-        os._exit(1 if held_here else 0)
+    if child == 0:  # the child reports whether it holds a descriptor, then lives on until killed
+        try:
+            os.write(write, b"held" if lock._fd is not None else b"free")
+            time.sleep(120)
+        finally:
+            os._exit(0)
     try:
+        os.close(write)
+        assert os.read(read, 4) == b"free"
         os.close(lock._fd)  # the holder dies: its descriptor closes without an unlock
         with ProcessLock(tmp_path, "job-collect", timeout=5):  # free although the child still runs
             assert os.waitpid(child, os.WNOHANG) == (0, 0)
     finally:
+        os.close(read)
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
 
