@@ -40,6 +40,19 @@ def trading_force_exit(system, trade_id):
     return {"status": "closed", "forced": trade.pop("forced"), "trade": trade}
 
 
+@route("/ml/signals", summary="Trading signals, newest first: side, confidence, traded or held back (held_by: paused, "
+                              "cost, outcome or open_trades) and why (note); `counts` by outcome, `total` for paging",
+       query={"symbol": "configured symbol, case-insensitive (optional)",
+              "limit": "at most this many signals, 1-1000 (default 100)",
+              "offset": "skip this many signals first, 0 or more (default 0)"})
+def trading_signals(system):
+    symbol = symbol_arg(system, required=False)
+    counts = system.trader.signal_counts(symbol)
+    signals = system.trader.signals(symbol, limit=int_arg("limit", 100, 1, 1000), offset=int_arg("offset", 0, 0, 10**9))
+    return {"signals": [{k: v for k, v in s.items() if k != "features"} for s in signals],
+            "counts": counts, "total": counts["traded"] + counts["held"]}
+
+
 @route("/ml/trading/stats", summary="Paper-trading statistics per symbol: trades, win rate, PnL after fees, profit "
                                     "factor, max drawdown, exposure, against buy-and-hold over the same span; "
                                     "learning events by status. Without a symbol: every symbol plus totals",

@@ -26,7 +26,10 @@ pio.templates.default = "hls"  # every figure starts from it (naming a template 
 
 
 LAYOUT = dict(margin=dict(l=50, r=20, t=30, b=30), paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-              hoverlabel=dict(bgcolor="white"), legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+              hoverlabel=dict(bgcolor="white"),
+              # the legend at the top of the chart's box, not above the plot area: placed from the plot area,
+              # plotly.js sometimes drew it inside the first panel when a figure arrived in a tab being shown
+              legend=dict(orientation="h", yref="container", yanchor="top", y=1.0, x=0),
               hovermode="x unified", font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
                                                size=12))
 

@@ -13,9 +13,9 @@ from engine.errors import ValidationError
 from engine.trading.stats import totals
 from layouts.market import replay_note
 from layouts.shell import chosen_symbol
-from layouts.trades import (ANY, CLOSED_PAGE, EVENTS_PAGE, MARKUP_TABLES, closed_trades_table, force_exit_result,
-                            learning_events_table, open_trades_table, pager_text, pages, performance_table,
-                            trading_notice)
+from layouts.trades import (ANY, CLOSED_PAGE, EVENTS_PAGE, MARKUP_TABLES, SIGNALS_PAGE, closed_trades_table,
+                            force_exit_result, learning_events_table, open_trades_table, pager_text, pages,
+                            performance_table, signals_summary, signals_table, trading_notice)
 
 
 def overview(system, symbol: str | None) -> tuple:
@@ -52,6 +52,16 @@ def events_page(system, symbol: str | None, status: str, page: int) -> tuple:
     rows = system.trader.learning_events(symbol, limit=EVENTS_PAGE, offset=(page - 1) * EVENTS_PAGE, status=status)
     return learning_events_table(rows), pages(total, EVENTS_PAGE), page, pager_text(total, page, EVENTS_PAGE,
                                                                                     "learning events")
+
+
+def signals_page(system, symbol: str | None, page: int) -> tuple:
+    """(signals table, page count, page shown, "1–15 of 312 signals", summary: counts and the outcome model)."""
+    counts = system.trader.signal_counts(symbol)
+    total = counts["traded"] + counts["held"]
+    page = min(page, pages(total, SIGNALS_PAGE))
+    rows = system.trader.signals(symbol, limit=SIGNALS_PAGE, offset=(page - 1) * SIGNALS_PAGE)
+    return (signals_table(rows), pages(total, SIGNALS_PAGE), page, pager_text(total, page, SIGNALS_PAGE, "signals"),
+            signals_summary(counts, system.outcome.stats()))
 
 
 def force_exit(system, trade_id: int):
@@ -123,6 +133,16 @@ def register(app, get_system: Callable) -> None:
             return (no_update,) * 4
         system = get_system()
         return events_page(system, symbol_of(system, symbol), status, _page(ctx.triggered_id, page))
+
+    @app.callback(Output("signals-html", "data"), Output("signals-pager", "max_value"),
+                  Output("signals-pager", "active_page"), Output("signals-pager-text", "children"),
+                  Output("signals-summary", "children"), Input("signals-pager", "active_page"),
+                  *common, prevent_initial_call=True)
+    def signals(page, symbol, _version, tab, _action):
+        if tab != "trades":
+            return (no_update,) * 5
+        system = get_system()
+        return signals_page(system, symbol_of(system, symbol), _page(ctx.triggered_id, page))
 
     @app.callback(Output("trades-message", "children"), Output("trades-action", "data"),
                   Input("force-exit-request", "data"), prevent_initial_call=True)

@@ -69,8 +69,7 @@ def grid(titles: Sequence[str], symbols: Sequence[str], shares: Sequence[float],
     block_gap, row_gap = BLOCK_GAP / plot_px, ROW_GAP / plot_px
     block = (1 - (len(titles) - 1) * block_gap - len(titles) * (len(shares) - 1) * row_gap) / len(titles)
     layout: dict[str, Any] = {"annotations": [], "meta": {"xsync": {}},
-                              "margin": {"t": MARGIN_TOP[several], "b": MARGIN_BOTTOM},
-                              "legend": {"y": 1 + (36 if several else 0) / plot_px}}
+                              "margin": {"t": MARGIN_TOP[several], "b": MARGIN_BOTTOM}}
     blocks, top, k = [], 1.0, 0
     for title, symbol in zip(titles, symbols):
         if several:
@@ -95,10 +94,9 @@ def grid(titles: Sequence[str], symbols: Sequence[str], shares: Sequence[float],
 
 def figure(traces: list[dict], layout: dict, height: int) -> go.Figure:
     """The plotly Figure of plain ``traces`` and ``layout``, laid out (and themed) by the shared _layout; the
-    grid's margins and legend place win over _layout's defaults."""
+    grid's margins win over _layout's defaults."""
     fig = _layout(go.Figure(data=traces, layout=layout), height)
     fig.layout.margin = LAYOUT["margin"] | layout["margin"]
-    fig.layout.legend = LAYOUT["legend"] | layout["legend"]
     return fig
 
 
@@ -116,8 +114,8 @@ def equity_figure(reports: Mapping[str, Mapping], height: int = 360) -> go.Figur
     the axes fit the data and keep the user's zoom across redraws (a set range would reset it per candle)."""
     symbols = list(reports)
     if not any(r["stats"].get("span") for r in reports.values()):
-        return empty_figure(f"No paper trades yet for {', '.join(symbols)} — they open when a prediction is "
-                            "confident enough.", height)
+        return empty_figure(f"No paper trades yet for {', '.join(symbols)}.<br>A signal trades when it is confident "
+                            "and passes the gates: see Signals below.", height)
     height = height if len(symbols) == 1 else PANEL_HEIGHT * len(symbols)
     layout, blocks = grid([_title(s, r) for s, r in reports.items()], symbols, (0.68, 0.32), height)
     traces: list[dict] = []
@@ -172,8 +170,8 @@ def trade_pnl_figure(reports: Mapping[str, Mapping], height: int = 360) -> go.Fi
     running win rate (right axis)."""
     symbols = list(reports)
     if not any(len(r["equity"]) for r in reports.values()):
-        return empty_figure("No closed trades yet — each closes on take-profit, stop-loss, max holding or a "
-                            "force exit.", height)
+        return empty_figure("No closed trades yet.<br>Each closes on take-profit, stop-loss, max holding<br>"
+                            "or a force exit.", height)
     height = height if len(symbols) == 1 else PANEL_HEIGHT * len(symbols)
     layout, blocks = grid([_title(s, r) for s, r in reports.items()], symbols, (1.0,), height, secondary=True)
     traces: list[dict] = []

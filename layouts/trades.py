@@ -13,8 +13,8 @@ from layouts.format import DASH, number, percent, utc_time
 from layouts.market import GRAPH_CONFIG
 from layouts.widgets import Markup, badge, badge_markup, card, markup, table_markup
 
-CLOSED_PAGE, EVENTS_PAGE = 20, 15  # rows per page
-MARKUP_TABLES = ("trades-performance", "open-trades", "closed-trades", "learning-events")  # element ids
+CLOSED_PAGE, EVENTS_PAGE, SIGNALS_PAGE = 20, 15, 15  # rows per page
+MARKUP_TABLES = ("trades-performance", "open-trades", "closed-trades", "learning-events", "signals")  # element ids
 ANY = "any"  # a filter's "no filter" choice
 SIDE_FILTER = ((ANY, "All sides"), ("LONG", "LONG"), ("SHORT", "SHORT"))
 EXIT_FILTER = ((ANY, "All exits"), ("take_profit", "take profit"), ("stop_loss", "stop loss"),
@@ -22,6 +22,8 @@ EXIT_FILTER = ((ANY, "All exits"), ("take_profit", "take profit"), ("stop_loss",
 EVENT_FILTER = ((ANY, "All statuses"), ("delivered", "delivered"), ("pending", "pending"), ("failed", "failed"))
 TARGETS = {1: "▲ up", 0: "▼ down"}
 EVENT_COLORS = {"delivered": "success", "pending": "warning", "failed": "danger"}
+HELD_BY = {"cost": "cost gate", "outcome": "outcome model", "paused": "trading paused",  # engine.trading.ledger
+           "open_trades": "an open trade", "other": "not recorded"}
 PAUSED = ("Paused: new signals are recorded but open no trade; open trades are still managed "
           "(take-profit, stop-loss, max holding, force exit).")
 RUNNING = "On: a confident signal opens a paper trade at the next bar's open."
@@ -61,6 +63,9 @@ def layout(config: dict) -> html.Div:
         card("Closed trades", [html.Div(id="closed-trades"), _pager("closed-pager")], className="mt-3",
              header_extra=html.Div([_filter("closed-side", SIDE_FILTER), _filter("closed-exit", EXIT_FILTER)],
                                    className="d-flex gap-2")),
+        card("Signals: what became a trade, what the gates held back and why", [
+            html.Div(id="signals-summary", className="mb-2"), html.Div(id="signals"), _pager("signals-pager")],
+            className="mt-3"),
         card("Learning events (closed trades → online samples)", [html.Div(id="learning-events"),
                                                                   _pager("events-pager")],
              className="mt-3", header_extra=_filter("events-status", EVENT_FILTER)),
@@ -201,6 +206,41 @@ def learning_events_table(events: Sequence[Mapping]) -> Markup:
     return table_markup(("trade", "symbol", "side", "signal bar (UTC)", "PnL", "target", "status", "error"), rows,
                         empty="No learning events match: each closed trade (but a force exit) adds one.",
                         id="learning-events-table")
+
+
+def signals_summary(counts: Mapping, outcome: Mapping) -> html.Div:
+    """How many signals traded and what held the others back (SignalCounts), and the outcome model's state
+    (OutcomeManager.stats) in a sentence: learned outcomes, recent log loss beside its base rate, threshold."""
+    held = [f"{number(n)} by the {HELD_BY[reason]}" if reason in ("cost", "outcome") else
+            f"{number(n)}: {HELD_BY[reason]}" for reason, n in counts["held_by"].items() if n]
+    lines = [html.Div([html.Strong(f"{number(counts['traded'] + counts['held'])} signals: "),
+                       f"{number(counts['traded'])} traded",
+                       f" · {number(counts['held'])} held back ({'; '.join(held)})" if held else ""],
+                      id="signals-counts")]
+    recent = outcome.get("recent") or {}
+    if outcome.get("samples_seen"):
+        state = (outcome.get("excluded_reason") if outcome.get("excluded") else
+                 f"threshold {outcome['threshold']:.2f} ({outcome['threshold_how']})"
+                 if outcome.get("threshold") is not None else "threshold not chosen yet")
+        scores = (f"log loss {recent['log_loss']:.4f} over its last {number(recent['n'])} outcomes vs "
+                  f"{recent['baseline_log_loss']:.4f} for the base rate (wins {percent(outcome.get('win_share'))})"
+                  if recent.get("log_loss") is not None else "not scored yet")
+        lines.append(html.Div(f"Outcome model: learned {number(outcome['samples_seen'])} outcomes; {scores}; "
+                              f"{state}.", className="small text-muted", id="signals-outcome"))
+    return html.Div(lines)
+
+
+def signals_table(signals: Sequence[Mapping]) -> Markup:
+    """Signals, newest first: the bar, side, confidence, traded or what held it back, and the note why."""
+    def outcome(s: Mapping) -> Markup:
+        if s["status"] == "traded":
+            return badge_markup("traded", "success")
+        return badge_markup(f"held: {HELD_BY[s.get('held_by') or 'other']}", "secondary")
+    rows = [(_when(s["open_time"]), s["symbol"], _side(s["side"]), percent(s["confidence"]), outcome(s),
+             _muted(s.get("note") or "")) for s in signals]
+    return table_markup(("signal bar (UTC)", "symbol", "side", "confidence", "outcome", "why"), rows,
+                        empty="No signals yet: a prediction becomes one when its confidence exceeds "
+                              "signal_confidence_threshold.", id="signals-table")
 
 
 def force_exit_result(trade: Mapping | None = None, error: str | None = None) -> dbc.Alert:

@@ -102,6 +102,7 @@ def test_the_outcome_gate_blocks_a_losing_looking_signal_and_sizes_a_winning_one
     multiple = float(winning["note"].rsplit("stake x", 1)[1])
     assert 1.0 < multiple <= 2.0 and trade["rules"]["stake"] == pytest.approx(1000.0 * multiple, rel=1e-2)
     assert [s["status"] for s in trader.signals()] == ["traded", "skipped", "skipped"]
+    assert [s["held_by"] for s in trader.signals()] == [None, "outcome", "outcome"]
 
 
 def test_the_cost_gate_blocks_when_the_expected_move_does_not_pay_the_fees(market):
@@ -117,6 +118,9 @@ def test_the_cost_gate_blocks_when_the_expected_move_does_not_pay_the_fees(marke
     market[1].upsert(SYMBOL, "1h", bars(wild, start=T0 + 30 * HOUR))
     passed = trader.on_prediction(prediction(T0 + 59 * HOUR, confidence=0.65))  # 0.3 x 4 % = 1.2 %
     assert passed["status"] == "traded" and passed["note"].startswith("expected move 1.2")
+    assert (skipped["held_by"], passed["held_by"]) == ("cost", None)
+    assert trader.signal_counts(SYMBOL) == {"traded": 1, "held": 1, "held_by": {"paused": 0, "cost": 1, "outcome": 0,
+                                                                                 "open_trades": 0}}
 
 
 def test_warm_up_learns_simulated_trades_over_the_stored_history_once(data_dir):

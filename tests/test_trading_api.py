@@ -127,3 +127,21 @@ def test_trading_can_be_paused_through_the_config_endpoint(many):
     signal = system.trader.on_prediction({"symbol": "BTCUSDT", "open_time": T0 + 7 * HOUR, "ensemble_prediction": 1,
                                           "ensemble_confidence": 0.9, "status": "ok", "features": FEATURES})
     assert signal["status"] == "skipped" and system.trader.count_trades() == 6
+
+
+def test_signals_endpoint_says_what_traded_and_what_held_signals_back(traded):
+    system, client = traded
+    system.config.update({"trading_enabled": False})
+    try:
+        system.trader.on_prediction({"symbol": "ETHUSDT", "open_time": T0 + HOUR, "ensemble_prediction": 0,
+                                     "ensemble_confidence": 0.9, "status": "ok", "features": FEATURES})
+    finally:
+        system.config.update({"trading_enabled": True})
+    body = client.get("/ml/signals?symbol=ethusdt").get_json()
+    assert body["total"] == 2 and body["counts"]["traded"] == 1 and body["counts"]["held_by"]["paused"] == 1
+    newest = body["signals"][0]
+    assert (newest["side"], newest["status"], newest["held_by"]) == ("SHORT", "skipped", "paused")
+    assert "features" not in newest and "trading paused" in newest["note"]
+    page = client.get("/ml/signals?limit=1&offset=1").get_json()
+    assert page["total"] == 3 and len(page["signals"]) == 1
+    assert client.get("/ml/signals?limit=0").status_code == 400

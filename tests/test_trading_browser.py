@@ -219,6 +219,9 @@ def test_pause_switch_stops_new_trades_and_keeps_the_open_ones(page, server):
     notes = {r["note"] for r in _rows(server, "SELECT note FROM trading_signals WHERE created_at > ?", (paused_at,))}
     assert notes == {"trading paused (trading_enabled is off): no trade opened"}
     assert open_before <= {r["id"] for r in _rows(server, "SELECT id FROM trading_trades WHERE status='open'")}
+    page.wait_for_function("document.querySelector('#signals-counts').innerText.includes('trading paused') && "
+                           "document.querySelector('#signals-table').innerText.includes('held: trading paused')",
+                           timeout=TIMEOUT_MS)  # the Signals card says what held them back
     screenshot(page, "trades_paused_light")
     page.click("#trading-enabled")
     page.wait_for_function("document.querySelector('#trading-state').innerText === 'trading on'", timeout=TIMEOUT_MS)

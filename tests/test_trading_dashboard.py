@@ -9,7 +9,7 @@ import callbacks.trading_figures
 import layouts.shell
 import layouts.trades
 import layouts.widgets
-from callbacks.trades import closed_page, events_page, force_exit, overview, set_trading
+from callbacks.trades import closed_page, events_page, force_exit, overview, set_trading, signals_page
 from callbacks.trading_figures import equity_figure, trade_pnl_figure
 from layouts.shell import build_layout
 from layouts.trades import learning_events_table
@@ -146,3 +146,20 @@ def test_all_symbols_lists_trades_as_they_opened_not_by_the_era_of_their_bars(sy
     trades = system.trader.trades()
     assert [t["id"] for t in trades] == sorted((t["id"] for t in trades), reverse=True)
     assert [t["symbol"] for t in trades][:2] == ["BTCUSDT", "ETHUSDT"]  # the newest BTC (2020) before ETH (2021)
+
+
+def test_signals_card_counts_what_traded_and_says_what_held_the_rest(system):
+    table, pages_, page, text, summary = signals_page(system, "BTCUSDT", 1)
+    assert len(read_tables(table)["signals-table"]["rows"]) == 3
+    assert text == "1–3 of 3 signals" and (pages_, page) == (1, 1)
+    assert column(table, "signals-table", "outcome") == ["traded", "traded", "traded"]
+    assert " ".join(text_of(find(summary, "signals-counts")).split()) == "3 signals: 3 traded"
+    held = layouts.trades.signals_summary({"traded": 2, "held": 7, "held_by": {"paused": 1, "cost": 6, "outcome": 0,
+                                                                                "open_trades": 0}},
+                                          {"samples_seen": 120, "excluded": True, "win_share": 0.3,
+                                           "excluded_reason": "outcome model: worse than its base rate",
+                                           "recent": {"n": 100, "log_loss": 0.62, "baseline_log_loss": 0.61}})
+    assert " ".join(text_of(find(held, "signals-counts")).split()) == "9 signals: 2 traded · 7 held back (1: trading paused; 6 by the cost gate)"
+    assert text_of(find(held, "signals-outcome")) == (
+        "Outcome model: learned 120 outcomes; log loss 0.6200 over its last 100 outcomes vs 0.6100 for the base "
+        "rate (wins 30.0%); outcome model: worse than its base rate.")

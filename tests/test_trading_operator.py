@@ -52,6 +52,7 @@ def test_paused_trading_records_signals_but_opens_no_trade_and_keeps_managing_op
     [closed] = paused.on_candles(SYMBOL)  # the open trade still runs to its max-holding exit while paused
     assert (closed["signal_time"], closed["exit_reason"]) == (T0, "max_holding")
     assert len(paused.trades()) == 1 and len(paused.signals()) == 2
+    assert paused.signal_counts()["held_by"]["paused"] == 1 and paused.signal_counts()["traded"] == 1
     assert running.on_prediction(prediction(T0 + 2 * HOUR))["status"] == "traded"  # resumed: trades again
 
 

@@ -124,7 +124,7 @@ def test_one_open_trade_per_symbol_unless_configured(market):
     trader.on_prediction(prediction(T0))
     skipped = trader.on_prediction(prediction(T0 + HOUR))
     assert (skipped["status"], skipped["trade_id"]) == ("skipped", None)
-    assert "max_open_trades_per_symbol" in skipped["note"]
+    assert "max_open_trades_per_symbol" in skipped["note"] and skipped["held_by"] == "open_trades"
     again = trader.on_prediction(prediction(T0))
     assert again["created"] is False and len(trader.signals()) == 2 and len(trader.trades()) == 1
     roomy = make_trader(market, max_open_trades_per_symbol=2)

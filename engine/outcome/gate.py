@@ -21,8 +21,9 @@ from engine.trading.simulator import TradeRules
 
 
 class SignalGate:
-    """``gate(symbol, p_up, side, features) -> {"trade": bool, "note": str | None, "size": float}`` for a
-    signal on ``symbol``'s latest bar: the hybrid's P(up), LONG/SHORT, the bar's 23 features."""
+    """``gate(symbol, p_up, side, features) -> {"trade": bool, "note": str | None, "size": float, "held_by":
+    "cost" | "outcome" | None}`` for a signal on ``symbol``'s latest bar: the hybrid's P(up), LONG/SHORT, the
+    bar's 23 features."""
 
     def __init__(self, outcome: OutcomeManager, store, config: Callable[[], dict]):
         self.outcome, self.store, self.config = outcome, store, config
@@ -33,7 +34,7 @@ class SignalGate:
         if cfg["cost_gate_enabled"]:
             expected, cost = self.expected_move(symbol, p_up, cfg), round_trip_cost_pct(cfg)
             if not expected > cost:
-                return _skip(f"expected move {expected:.3f} % does not exceed the round-trip cost {cost:.2f} % "
+                return _skip("cost", f"expected move {expected:.3f} % does not exceed the round-trip cost {cost:.2f} % "
                              "(fees + slippage)")
             notes.append(f"expected move {expected:.3f} % > cost {cost:.2f} %")
         size = 1.0
@@ -41,16 +42,16 @@ class SignalGate:
             judged = self.outcome.judge(features, p_up, DIRECTIONS[side])
             p_win, threshold = judged["p_win"], judged["threshold"]
             if p_win is None:
-                return _skip(f"outcome model not ready: learned {judged['samples_seen']} of the {MIN_SAMPLES} trade "
+                return _skip("outcome", f"outcome model not ready: learned {judged['samples_seen']} of the {MIN_SAMPLES} trade "
                              "outcomes it needs")
             if judged["excluded_reason"]:
-                return _skip(judged["excluded_reason"])
+                return _skip("outcome", judged["excluded_reason"])
             if p_win < threshold:
-                return _skip(f"outcome model: P(profitable) {p_win:.3f} below the threshold {threshold:.2f} "
+                return _skip("outcome", f"outcome model: P(profitable) {p_win:.3f} below the threshold {threshold:.2f} "
                              f"({judged['threshold_how']})")
             size = float(size_multiplier(p_win, threshold, cfg["outcome_size_max"]))
             notes.append(f"outcome model: P(profitable) {p_win:.3f} >= threshold {threshold:.2f}; stake x{size:.2f}")
-        return {"trade": True, "note": "; ".join(notes) or None, "size": size}
+        return {"trade": True, "note": "; ".join(notes) or None, "size": size, "held_by": None}
 
     def expected_move(self, symbol: str, p_up: float, cfg: dict) -> float:
         """|2p - 1| x the mean |move| of the configured label over the last expected_move_window_bars, percent."""
@@ -60,5 +61,5 @@ class SignalGate:
         return float(expected_move_pct(p_up, mean_abs_move(labels, window)[-1]))
 
 
-def _skip(note: str) -> dict:
-    return {"trade": False, "note": note, "size": 1.0}
+def _skip(gate: str, note: str) -> dict:
+    return {"trade": False, "note": note, "size": 1.0, "held_by": gate}

@@ -80,7 +80,13 @@ MIGRATIONS = [
     CREATE INDEX trading_trades_symbol_progress ON trading_trades (symbol, entry_time, closed_at);
     CREATE INDEX trading_learning_events_symbol_status ON trading_learning_events (symbol, status)
     """,
+    # what held a skipped signal back (HELD_BY), so the page can count them; older rows keep NULL
+    """
+    ALTER TABLE trading_signals ADD COLUMN held_by TEXT;
+    CREATE INDEX trading_signals_symbol_status ON trading_signals (symbol, status, held_by)
+    """,
 ]
+HELD_BY = ("paused", "cost", "outcome", "open_trades")  # the pause, the two gates, max_open_trades_per_symbol
 _JSON_COLUMNS = ("features", "rules")
 SIDES = ("LONG", "SHORT")
 EXIT_REASONS = ("take_profit", "stop_loss", "max_holding", "force_exit")
@@ -111,9 +117,9 @@ class TradeLedger:
         return _rows(self.db.connect().execute(sql, params))
 
     def record_signal(self, signal: dict[str, Any], rules: dict[str, Any], max_open: int,
-                      now: int, note: str | None = None, blocked: bool = False) -> tuple[dict[str, Any], bool]:
-        """Store a signal and, unless ``blocked`` (by a gate; ``note`` says why) or the symbol has
-        ``max_open`` open trades, its trade; ``note`` is kept with the signal.
+                      now: int, note: str | None = None, held_by: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Store a signal and, unless ``held_by`` (one of HELD_BY: the pause or a gate; ``note`` says why) or
+        the symbol has ``max_open`` open trades ("open_trades"), its trade; ``note`` is kept with the signal.
 
         Returns (signal row with ``trade_id``, created); a signal already stored for that bar
         is returned unchanged with created False.
@@ -121,12 +127,13 @@ class TradeLedger:
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO trading_signals (symbol, interval, open_time, side, prediction, "
-                "confidence, threshold, features, status, note, created_at) VALUES (?,?,?,?,?,?,?,?, 'skipped', ?, ?)",
+                "confidence, threshold, features, status, note, held_by, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?, 'skipped', ?, ?, ?)",
                 (signal["symbol"], signal["interval"], signal["open_time"], signal["side"],
                  signal["prediction"], signal["confidence"], signal["threshold"],
-                 json.dumps(signal["features"]), note, now))
+                 json.dumps(signal["features"]), note, held_by, now))
             created = cur.rowcount == 1
-            if created and not blocked:
+            if created and held_by is None:
                 signal_id = cur.lastrowid
                 (n_open,) = conn.execute("SELECT COUNT(*) FROM trading_trades WHERE symbol=? AND status='open'",
                                          (signal["symbol"],)).fetchone()
@@ -138,7 +145,7 @@ class TradeLedger:
                          signal["open_time"], json.dumps(rules), now))
                     conn.execute("UPDATE trading_signals SET status='traded' WHERE id=?", (signal_id,))
                 else:
-                    conn.execute("UPDATE trading_signals SET note=? WHERE id=?",
+                    conn.execute("UPDATE trading_signals SET note=?, held_by='open_trades' WHERE id=?",
                                  (f"{n_open} open trade(s): max_open_trades_per_symbol reached", signal_id))
             row = _rows(conn.execute(
                 "SELECT s.*, t.id AS trade_id FROM trading_signals s LEFT JOIN trading_trades t "
@@ -238,10 +245,23 @@ class TradeLedger:
         _check_choice("exit_reason", exit_reason, EXIT_REASONS)
         return self._where(symbol=symbol, status=status, side=side, exit_reason=exit_reason)
 
-    def signals(self, symbol: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def signals(self, symbol: str | None = None, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Signals, newest first as recorded, ``offset`` rows in."""
         where, params = self._where(symbol=symbol)
-        return self._select(f"SELECT * FROM trading_signals{where} ORDER BY open_time DESC, id DESC"
-                            f"{self._limit(limit)}", params)
+        return self._select(f"SELECT * FROM trading_signals{where} ORDER BY id DESC"
+                            f"{self._limit(limit, offset)}", params)
+
+    def signal_counts(self, symbol: str | None = None) -> dict[str, int]:
+        """{"traded": n, "held": n, "held_by": {reason: n} for each of HELD_BY (and "other": older rows)}."""
+        where, params = self._where(symbol=symbol)
+        rows = self.db.connect().execute(f"SELECT status, held_by, COUNT(*) FROM trading_signals{where} "
+                                         "GROUP BY status, held_by", params).fetchall()
+        held = dict.fromkeys(HELD_BY, 0)
+        for status, reason, n in rows:
+            if status == "skipped":
+                held[reason or "other"] = held.get(reason or "other", 0) + n
+        return {"traded": sum(n for status, _, n in rows if status == "traded"), "held": sum(held.values()),
+                "held_by": held}
 
     def learning_events(self, symbol: str | None = None, trade_id: int | None = None, limit: int | None = None,
                         offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:

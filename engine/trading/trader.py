@@ -90,7 +90,7 @@ class PaperTrader:
     ``learn(features, target, symbol)`` receives each closed trade's sample (the system passes
     one that calls ``online.add_training_data(..., source="trade")`` on the same Database,
     which makes delivery exactly-once); ``clock()`` returns epoch ms for record stamps;
-    ``gate(symbol, p_up, side, features) -> {"trade", "note", "size"}`` decides whether a signal
+    ``gate(symbol, p_up, side, features) -> {"trade", "note", "size", "held_by"}`` decides whether a signal
     becomes a trade and scales its stake (engine.outcome.gate.SignalGate; None: every signal trades).
     """
 
@@ -124,15 +124,16 @@ class PaperTrader:
                   "confidence": float(prediction["ensemble_confidence"]), "threshold": threshold,
                   "features": values}
         rules = TradeRules.from_config(cfg)
-        decision = {"trade": True, "note": None, "size": 1.0}
+        decision = {"trade": True, "note": None, "size": 1.0, "held_by": None}
         if not cfg["trading_enabled"]:  # paused by the operator: the signal is kept, no trade opens
-            decision = {"trade": False, "note": PAUSED_NOTE, "size": 1.0}
+            decision = {"trade": False, "note": PAUSED_NOTE, "size": 1.0, "held_by": "paused"}
         elif self.gate is not None:
             p_up = signal["confidence"] if signal["prediction"] == 1 else 1.0 - signal["confidence"]
             decision = self.gate(symbol, p_up, side, values)
         rules = replace(rules, stake=rules.stake * decision["size"])
         row, created = self.ledger.record_signal(signal, rules.as_dict(), cfg["max_open_trades_per_symbol"],
-                                                 self.clock(), note=decision["note"], blocked=not decision["trade"])
+                                                 self.clock(), note=decision["note"],
+                                                 held_by=None if decision["trade"] else decision["held_by"])
         return row | {"created": created}
 
     def on_candles(self, symbol: str) -> list[dict[str, Any]]:
@@ -256,8 +257,11 @@ class PaperTrader:
                      exit_reason: str | None = None) -> int:
         return self.ledger.count_trades(symbol=symbol, status=status, side=side, exit_reason=exit_reason)
 
-    def signals(self, symbol: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        return self.ledger.signals(symbol=symbol, limit=limit)
+    def signals(self, symbol: str | None = None, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        return self.ledger.signals(symbol=symbol, limit=limit, offset=offset)
+
+    def signal_counts(self, symbol: str | None = None) -> dict[str, Any]:
+        return self.ledger.signal_counts(symbol)
 
     def learning_events(self, symbol: str | None = None, trade_id: int | None = None, limit: int | None = None,
                         offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
