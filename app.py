@@ -203,8 +203,7 @@ def serve(args) -> int:
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir(data_dir)))
     jobs = f"Celery workers via {args.redis_url}" if args.redis_url else "diskcache worker processes"
     collector = HybridLearningSystem(data_dir).collector  # probed here, once: the workers inherit no connection
-    source = ("replay: Binance unreachable or not wanted, replaying the bundled candles (offline)"
-              if collector.source == "replay" else "live: Binance")
+    source = f"{collector.source}: {collector.stats()['source_reason']}"
     print(f"Hybrid Learning dashboard: http://{args.host}:{args.port}/  (data dir {data_dir}; data source "
           f"{source}; gunicorn, {args.workers} worker(s) x {args.threads} threads; background jobs: {jobs})",
           flush=True)
