@@ -74,13 +74,10 @@ def force_exit(system, trade_id: int):
 
 def set_trading(store, enabled: bool) -> tuple:
     """Switch trading on or off (validated like every setting); (notice, message)."""
-    config = store.current()
-    if bool(enabled) != config["trading_enabled"]:
-        config = store.update({"trading_enabled": bool(enabled)})
-    message = None
-    if bool(enabled) != config["trading_enabled"]:
-        message = html.Div("trading_enabled is set by the server's environment (HLS_TRADING_ENABLED): it cannot be "
-                           "changed from the page.", className="small text-danger", id="trading-error")
+    try:
+        config, message = store.update({"trading_enabled": bool(enabled)}), None
+    except ValidationError as exc:  # e.g. set by the server's environment
+        config, message = store.current(), html.Div(str(exc), className="small text-danger", id="trading-error")
     return trading_notice(config["trading_enabled"]), message
 
 

@@ -217,8 +217,14 @@ class ConfigStore:
         return dict(self._cached)
 
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Validate and persist ``changes``; returns the new effective config."""
-        saved = validate(changes, validate(self._read_file()))
+        """Validate and persist ``changes``; returns the new effective config. A change to a setting the
+        environment overrides is refused (ConfigError naming it): it would be saved and never take effect."""
+        before = validate(self._read_file())
+        saved, env = validate(changes, before), validate(self._overrides)
+        for key in sorted(self._overrides):
+            if saved[key] != env[key] and (key in changes or saved[key] != before[key]):
+                raise ConfigError(key, f"is set by the server's environment ({ENV_PREFIX}{key.upper()}) and cannot be "
+                                       "changed here")
         atomic_write_json(self.path, saved)
         return self.current()
 
@@ -236,7 +242,9 @@ class ConfigStore:
                 settings = json.load(fh)
             except json.JSONDecodeError as exc:
                 raise ConfigError("profile", f"profile {name!r} is not valid JSON: {exc}") from None
-        return self.update(settings)
+        if not isinstance(settings, dict):
+            raise ConfigError("profile", f"profile {name!r} is not a JSON object of settings")
+        return self.update({k: v for k, v in settings.items() if k not in self._overrides})  # the environment wins
 
     def profiles(self) -> list[str]:
         return sorted(p.stem for p in self.profile_dir.glob("*.json"))

@@ -71,6 +71,20 @@ def test_env_overrides_apply_and_bad_ones_fail_at_start(data_dir):
         ConfigStore(data_dir, environ={"HLS_BUFFER_SIZE": "lots"})
 
 
+def test_a_setting_the_environment_overrides_cannot_be_changed_and_profiles_leave_it(data_dir):
+    store = ConfigStore(data_dir, environ={"HLS_TRADING_ENABLED": "false", "HLS_ENSEMBLE_WEIGHT_BATCH": "0.8"})
+    for change in ({"trading_enabled": True}, {"ensemble_weight_online": 0.5}):  # the second moves batch too
+        with pytest.raises(ConfigError, match="set by the server's environment") as err:
+            store.update(change)
+        assert err.value.field in ("trading_enabled", "ensemble_weight_batch")
+    assert not (data_dir / "config.json").exists()  # nothing saved
+    store.update({"trading_enabled": False, "buffer_size": 500})  # its own value, and other settings: fine
+    ConfigStore(data_dir, environ={}).update({"trading_enabled": True, "buffer_size": 800})
+    ConfigStore(data_dir, environ={}).save_profile("mine")
+    config = store.load_profile("mine")  # the profile's trading_enabled is left to the environment
+    assert (config["trading_enabled"], config["buffer_size"], config["ensemble_weight_batch"]) == (False, 800, 0.8)
+
+
 def _save_in_child(path):
     VersionedFile(path).save({"weights": [1, 2, 3]})
 
