@@ -88,13 +88,6 @@ class DashboardApp(dash.Dash):
         return super().interpolate_index(**kwargs)
 
 
-def _logout_form() -> str:
-    """A small "Log out" button in the page's corner (only when a login is required)."""
-    return (f'<form method="post" action="{auth.LOGOUT_PATH}" style="position:fixed;bottom:.75rem;right:.75rem;'
-            'z-index:1050"><button class="btn btn-sm btn-outline-secondary" id="logout" type="submit">Log out'
-            '</button></form>')
-
-
 def create_app(config: dict | None = None) -> dash.Dash:
     """A new app. Keys: data_dir, start_scheduler (True), host ("127.0.0.1"), api_token (None),
     secret_key (None), redis_url (None), environ."""
@@ -119,10 +112,8 @@ def create_app(config: dict | None = None) -> dash.Dash:
     # plotly.js as a page script ahead of Dash's (a versioned URL cached for a year) instead of dcc.Graph
     # fetching it only once mounted: the first tab draws a chart anyway.
     plotly_js = plotly_bundle.choose(TRACE_TYPES)
-    footer = "" if access.open else _logout_form()
     app.index_string = (app.index_string.replace("{%css%}", "{%css%}\n" + _preload_links())
-                        .replace("{%scripts%}", f'<script src="{plotly_js.url}"></script>\n{{%scripts%}}')
-                        .replace("{%app_entry%}", "{%app_entry%}" + footer))
+                        .replace("{%scripts%}", f'<script src="{plotly_js.url}"></script>\n{{%scripts%}}'))
     auth.install(app.server, access, lambda: get_system().db)
     app.server.add_url_rule(plotly_js.url, "vendor_plotly", lambda: send_file(
         plotly_js.path, mimetype="text/javascript", max_age=VERSIONED_MAX_AGE, conditional=True))
@@ -132,11 +123,12 @@ def create_app(config: dict | None = None) -> dash.Dash:
     app.server.register_blueprint(create_blueprint(system))
     from server import metrics  # imported here, never at module level: see server.metrics on multiprocess mode
     metrics.install(app.server, get_system)
-    app.validation_layout = build_layout(system.config.current())  # the skeleton: no data read at startup
+    logout = None if access.open else auth.LOGOUT_PATH
+    app.validation_layout = build_layout(system.config.current(), logout_path=logout)  # no data read at startup
 
     def page():
         current = get_system()
-        return build_layout(current.config.current(), initial_props(current))
+        return build_layout(current.config.current(), initial_props(current), logout)
     app.layout = page
     register_callbacks(app, get_system)
     app.system, app.plotly_js, app.celery = system, plotly_js, celery  # for the entry points and tests

@@ -39,6 +39,12 @@ def theme_toggle() -> html.Button:
                        title="Switch between the light and the dark theme")
 
 
+def logout_button(path: str) -> html.Form:
+    """"Log out" (a POST to ``path``), shown when the server asks for a login (bound off loopback)."""
+    return html.Form(html.Button("Log out", id="logout", type="submit", className="btn btn-sm btn-outline-light"),
+                     method="post", action=path, className="mb-0")
+
+
 class Tab(NamedTuple):
     id: str
     label: str
@@ -53,16 +59,19 @@ TABS: tuple[Tab, ...] = (
 )
 
 
-def build_layout(config: dict, props: Mapping[tuple[str, str], Any] | None = None) -> html.Div:
+def build_layout(config: dict, props: Mapping[tuple[str, str], Any] | None = None,
+                 logout_path: str | None = None) -> html.Div:
     """The whole page for the current ``config``; every tab is rendered once (switching tabs is instant).
 
-    ``props`` ({(component id, prop): value}) fills components in, e.g. the panels as they are now.
+    ``props`` ({(component id, prop): value}) fills components in, e.g. the panels as they are now;
+    ``logout_path``: a "Log out" button in the navbar posts there (servers that ask for a login).
     """
     navbar = dbc.Navbar(dbc.Container([
         html.Div([html.Span("◆", className="hls-logo"), html.Span("Hybrid Learning", className="hls-brand"),
                   html.Span("crypto signals", className="hls-brand-sub")], className="d-flex align-items-center"),
         html.Div([symbol_picker(config), theme_toggle(),
-                  html.Div(id="source-badge", className="d-flex align-items-center gap-2")],
+                  html.Div(id="source-badge", className="d-flex align-items-center gap-2"),
+                  logout_button(logout_path) if logout_path else None],
                  className="d-flex align-items-center gap-3"),
     ], fluid=True, className="d-flex justify-content-between"), dark=True, className="hls-navbar mb-3")
     tabs = dbc.Tabs([dbc.Tab(tab.layout(config), label=tab.label, tab_id=tab.id, id=f"tab-{tab.id}",

@@ -51,6 +51,7 @@ def test_login_then_the_slider_changes_the_config_then_logout(browser, guarded):
         assert saved["ensemble_weight_batch"] == pytest.approx(0.65)
         screenshot(page, "logged_in")
 
+        assert page.locator(".hls-navbar #logout").is_visible()
         page.click("#logout")
         page.wait_for_selector("input#token", timeout=TIMEOUT_MS)
         page.goto(guarded.url)

@@ -43,6 +43,7 @@ def test_page_loads_without_console_errors(page, server):
     assert "Replaying bundled candles (offline)" in page.inner_text("#status-cards")
     assert "Replaying bundled candles (offline)" in page.inner_text("#source-badge")
     assert "data source replay: " in server.log().splitlines()[0]  # the start-up line says it replays too
+    assert page.locator("#logout").count() == 0  # loopback: no login, so nothing to log out of
     for title in ("Accuracy over time (bar time, per symbol)", "Online models", "Model health: live, against the baselines",
                   "Jobs", "Real-time prediction", "Configuration", "Add training data", "Prediction history",
                   "Data collection", "Job log"):
