@@ -81,7 +81,7 @@ def _training_form(symbols: list[str]) -> html.Div:
                            "form-target-error"), md=4),
             dbc.Col(_field("symbol", dbc.Input(id="form-symbol", size="sm", value=symbols[0], type="text"),
                            "form-symbol-error"), md=4),
-            dbc.Col(html.Div([dbc.Button("Fill from latest bar", id="form-fill", color="light", size="sm"),
+            dbc.Col(html.Div([dbc.Button("Fill from latest bar", id="form-fill", color="secondary", outline=True, size="sm"),
                               dbc.Button("Add sample", id="form-submit", color="success", size="sm")],
                              className="d-flex gap-2 align-items-end h-100 pb-1"), md=4),
         ], className="g-2 mb-2"),

@@ -26,7 +26,7 @@ HELD_BY = {"cost": "cost gate", "outcome": "outcome model", "paused": "trading p
            "open_trades": "an open trade", "other": "not recorded"}
 PAUSED = ("Paused: new signals are recorded but open no trade; open trades are still managed "
           "(take-profit, stop-loss, max holding, force exit).")
-RUNNING = "On: a confident signal opens a paper trade at the next bar's open."
+RUNNING = "On: a confident signal that passes the gates opens a paper trade at the next bar's open."
 
 
 def _filter(id: str, choices: Sequence[tuple[str, str]]) -> dbc.Select:
