@@ -131,7 +131,7 @@ def test_prediction_history_follows_the_symbol_newest_first_with_pages(page):
     page.wait_for_function(f"!document.querySelector('#prediction-history-table tbody').innerText"
                            f".includes('{bars[0]}')", timeout=TIMEOUT_MS)
     older = [r.split(" UTC")[0] for r in page.locator("#prediction-history-table tbody tr").all_inner_texts()]
-    assert older[0] < bars[-1]
+    assert older[0] <= bars[-1]  # equal when a prediction made meanwhile shifted the pages by one row
     _pick(page, "BTCUSDT")
     page.wait_for_function("document.querySelector('#prediction-history-note').innerText.includes('BTCUSDT')",
                            timeout=TIMEOUT_MS)
@@ -240,13 +240,14 @@ def test_job_log_hides_routine_collects_filters_and_pages(page):
 
 
 def test_models_tab_compares_versions_and_rolls_back(page, server):
+    _pick(page, "BTCUSDT")  # whatever an earlier test left picked
     page.click("#tabs a.nav-link:text-is('Models')")
     page.wait_for_selector("#versions-table tbody tr", timeout=TIMEOUT_MS)
     assert page.locator("#versions-table tbody tr").count() >= 2  # seeded + the retrain pressed above
     page.wait_for_selector("#importance-graph .main-svg .barlayer .point", timeout=TIMEOUT_MS)
     assert page.locator("#importance-graph .barlayer .point").count() == len(FEATURE_COLUMNS)
-    page.wait_for_selector("#calibration-graph .main-svg .scatterlayer .trace", timeout=TIMEOUT_MS)
-    assert "hybrid · BTCUSDT" in page.inner_text("#calibration-graph")
+    page.wait_for_function("document.querySelector('#calibration-graph').innerText.includes('hybrid · BTCUSDT')",
+                           timeout=TIMEOUT_MS)
     button = page.locator("#versions-table button").first
     version = int(button.inner_text().split()[1].removeprefix("v"))
     button.click()
