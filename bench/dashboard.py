@@ -34,7 +34,8 @@ YEAR_BARS = 365 * 24
 ENV = {"HLS_DATA_SOURCE": "replay"}
 PREDICTIONS = TRADES = 10_000
 # while seeding: every bar a signal, many trades open at once, each closed after one bar
-SEED_RULES = {"signal_confidence_threshold": 0.5, "max_open_trades_per_symbol": 60, "max_holding_bars": 1}
+SEED_RULES = {"signal_confidence_threshold": 0.5, "max_open_trades_per_symbol": 60, "max_holding_bars": 1,
+              "cost_gate_enabled": False, "outcome_gate_enabled": False}  # the gates would hold most back
 
 
 def prepare(data_dir: Path) -> None:
