@@ -6,9 +6,10 @@ loopback: ``Authorization: Bearer <token>`` or a login session, on every route).
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from api.openapi import build_spec
 from api.routes import ROUTES, BodyTooLarge, Route
@@ -34,11 +35,20 @@ def _error(status: int, field: str, message: str, errors: dict | None = None):
     return jsonify(body), status
 
 
+def strict_json(body) -> str:
+    """``body`` as strict JSON: the C encoder takes an answer that is plain already (the common case, no
+    copy); json_safe cleans any other (numpy scalars, NaN, objects) first."""
+    try:
+        return json.dumps(body, allow_nan=False, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return json.dumps(json_safe(body), sort_keys=True, separators=(",", ":"))
+
+
 def _view(system, r: Route):
     def view(**path_args):
         answer = r.view(system, **path_args)
         body, status = answer if isinstance(answer, tuple) else (answer, 200)
-        return jsonify(json_safe(body)), status
+        return Response(strict_json(body), status, mimetype="application/json")
     view.__name__ = r.view.__name__
     return view
 

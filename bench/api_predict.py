@@ -3,23 +3,25 @@
 One prepared data dir (replayed candles, trained online and batch models) is served by
 - the development server the app used before (Werkzeug, threaded: ``create_app(...).run()``), and
 - ``python app.py`` (gunicorn, gthread) with 1 and with 4 workers,
-each loaded by ``--clients`` keep-alive connections (threads spread over ``--load-processes`` spawned
-processes) for ``--seconds``. Prints req/s, p50 and p99 latency per server and the throughput ratio to
-Werkzeug. Goal: >= 2x Werkzeug's throughput at 4 workers, p99 <= 20 ms. The machine's cores are shared
-by server and load generator: read the figures with that in mind.
+each loaded by ``--clients`` keep-alive connections (asyncio loops in ``--load-processes`` spawned
+processes) for ``--seconds``, then by one connection (the latency of a request that waits for no other).
+Prints req/s, p50 and p99 latency per server and the throughput ratio to Werkzeug. Goal: >= 2x
+Werkzeug's throughput at 4 workers, p99 <= 20 ms. The machine's cores are shared by server and load
+generator: read the figures with that in mind.
 
     python bench/api_predict.py [--seconds 10] [--clients 32] [--threads 8]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import multiprocessing as mp
 import os
+import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,45 +29,47 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PATH = "/ml/hybrid/predict?symbol=btcusdt"
+CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+CLOSE = re.compile(rb"(?i)\r\nconnection: *close")
 # no jobs of the server's own during the measurement (the models are trained beforehand)
 ENV = {"HLS_DATA_SOURCE": "replay", "HLS_DATA_COLLECTION_ENABLED": "false", "HLS_AUTO_RETRAIN_ENABLED": "false"}
 
 
 def load(port: int, seconds: float, clients: int, out) -> None:
-    """In a load process: ``clients`` threads, each with one keep-alive connection."""
+    """In a load process: ``clients`` keep-alive connections driven by one asyncio loop (no threads: a
+    client thread waiting for its own process's GIL would count as server latency)."""
+    out.put(asyncio.run(_load(port, seconds, clients)))
+
+
+async def _load(port: int, seconds: float, clients: int) -> tuple[list[float], int]:
+    request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(clients)
+    errors = 0
 
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine, bad = [], 0
-        start.wait()
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
+    async def client(deadline: float) -> None:
+        nonlocal errors
+        writer = None
+        while (t0 := time.perf_counter()) < deadline:
             try:
-                conn.request("GET", PATH)
-                resp = conn.getresponse()
-                resp.read()
-                bad += resp.status != 200
-            except (OSError, http.client.HTTPException):
-                bad += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append(time.perf_counter() - t0)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
+                if writer is None:  # a new connection: the first, or the server closed the last (HTTP/1.0)
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(int(CONTENT_LENGTH.search(head)[1]))
+            except (OSError, asyncio.IncompleteReadError, TypeError):  # TypeError: no Content-Length
+                errors += 1
+                writer = writer and writer.close()
+                continue
+            latencies.append(time.perf_counter() - t0)
+            errors += head[9:12] != b"200"
+            if head.startswith(b"HTTP/1.0") or CLOSE.search(head):
+                writer = writer.close()
+        if writer is not None:
+            writer.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    out.put((latencies, errors[0]))
+    deadline = time.perf_counter() + seconds
+    await asyncio.gather(*(client(deadline) for _ in range(clients)))
+    return latencies, errors
 
 
 def measure(port: int, seconds: float, clients: int, processes: int) -> dict:
@@ -159,11 +163,13 @@ def main() -> int:
                 try:
                     measure(port, 2.0, args.clients, args.load_processes)  # warm-up: caches, connections
                     results[name] = r = measure(port, args.seconds, args.clients, args.load_processes)
+                    alone = measure(port, args.seconds / 2, 1, 1)
                 finally:
                     proc.terminate()
                     proc.wait(60)
                 print(f"{name:40} n={r['n']:6d} errors={r['errors']} {r['rps']:7.1f} req/s "
-                      f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
+                      f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms | 1 client: "
+                      f"p50 {alone['p50_ms']:5.2f} ms  p99 {alone['p99_ms']:5.2f} ms")
         ref, one, four = results.values()
         print(f"throughput vs Werkzeug: 1 worker x{one['rps'] / ref['rps']:.2f}, 4 workers x{four['rps'] / ref['rps']:.2f}")
         ok = four["rps"] >= 2 * ref["rps"] and four["p99_ms"] <= 20 and four["errors"] == 0
