@@ -12,7 +12,7 @@ Prepares a data dir with a year of real hourly candles per symbol (bundled sampl
      chart drawn after opening the Market tab (``python app.py`` on loopback, /usr/bin/chromium);
      references in the same run: a minimal Dash page with one plotly graph drawn by one callback
      (what Dash + plotly.js cost on this machine), and navigation to a static asset.
-     Goal: charts drawn <= 1.5 s.
+     Goal: the accuracy chart drawn <= 1.0 s cold with the npm bundle (npm ci), <= 1.5 s in any case.
 
     python bench/dashboard.py [--repeat 5] [--skip-browser]
 """
@@ -247,8 +247,10 @@ def main() -> int:
             print(f"\nheadless Chromium, median of {args.repeat} page loads (ms, ratio to the minimal Dash page):")
             for name, ms in browser.items():
                 print(f"  {name:40s} {ms:8.0f} ms  x{ms / ref:6.1f}")
-            for name in ("accuracy chart drawn", "accuracy chart drawn, warm cache (revisit)"):
-                print(f"  goal: {name} <= 1500 ms -> {'met' if browser[name] <= 1500 else 'NOT met'}")
+            goals = ((("accuracy chart drawn", 1000),) if bundle.partial else ()) + (
+                ("accuracy chart drawn", 1500), ("accuracy chart drawn, warm cache (revisit)", 1500))
+            for name, ms in goals:  # cold <= 1.0 s with the npm bundle, and never over 1.5 s
+                print(f"  goal: {name} <= {ms} ms -> {'met' if browser[name] <= ms else 'NOT met'}")
     print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 

@@ -9,7 +9,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from callbacks.figures import COLORS, _layout, empty_figure
 from engine.metrics import baseline_probabilities, to_prediction
@@ -79,8 +78,9 @@ def _ms(times) -> np.ndarray:
     return np.asarray(times, dtype=np.int64).astype("datetime64[ms]")
 
 
-def _add_series(fig: go.Figure, name: str, frame: pd.DataFrame, row: int, first: bool) -> None:
-    """One line with its ±2 SE band; points backed by fewer than MIN_POINTS outcomes drawn faded."""
+def _series_traces(name: str, frame: pd.DataFrame, row: int, first: bool) -> list[dict]:
+    """One line with its ±2 SE band on panel ``row``; points backed by fewer than MIN_POINTS outcomes drawn
+    faded."""
     baseline = name.startswith("baseline")
     key = "baseline" if baseline else name
     color = COLORS.get(key, "#6c757d")
@@ -89,24 +89,25 @@ def _add_series(fig: go.Figure, name: str, frame: pd.DataFrame, row: int, first:
     solid = frame["n"].to_numpy() >= MIN_POINTS
     line = dict(color=color, width=2.6 if key == "hybrid" else 1.6,
                 dash=("dash" if name.endswith("majority class") else "dot") if baseline else "solid")
-    group = dict(row=row, col=1)
-    visible = True if baseline or name in SHOWN else "legendonly"
+    axis = "" if row == 1 else row
+    common = dict(type="scatter", xaxis=f"x{axis}", yaxis=f"y{axis}", legendgroup=name,
+                  visible=True if baseline or name in SHOWN else "legendonly")
+    traces = []
     if not baseline:
         upper, lower = np.clip(acc + 2 * se, 0, 1)[solid], np.clip(acc - 2 * se, 0, 1)[solid]
-        fig.add_trace(go.Scatter(x=np.concatenate([t[solid], t[solid][::-1]]), y=np.concatenate([upper, lower[::-1]]),
-                                 fill="toself", fillcolor=_rgba(color, 0.12), line=dict(width=0), hoverinfo="skip",
-                                 visible=visible, showlegend=False, name=f"{name} ±2 SE", legendgroup=name), **group)
+        traces.append(dict(common, x=np.concatenate([t[solid], t[solid][::-1]]), y=np.concatenate([upper, lower[::-1]]),
+                           fill="toself", fillcolor=_rgba(color, 0.12), line=dict(width=0), hoverinfo="skip",
+                           showlegend=False, name=f"{name} ±2 SE"))
     faded = ~solid
     if faded.any():
         upto = int(np.flatnonzero(faded)[-1]) + 2  # joined to the first solid point
-        fig.add_trace(go.Scatter(x=t[:upto], y=acc[:upto], mode="lines", opacity=0.35, showlegend=False,
-                                 visible=visible, line={**line, "width": 1.2}, legendgroup=name,
-                                 name=f"{name} (< {MIN_POINTS} samples)",
-                                 hovertemplate="%{y:.1%} (fewer than " + str(MIN_POINTS) + " samples)"), **group)
-    fig.add_trace(go.Scatter(x=t, y=np.where(solid, acc, np.nan), mode="lines", name=name, line=line, visible=visible,
-                             showlegend=first, legendgroup=name,
-                             customdata=np.column_stack([se, frame["n"].to_numpy()]),
-                             hovertemplate="%{y:.1%} ± %{customdata[0]:.1%} (n=%{customdata[1]})"), **group)
+        traces.append(dict(common, x=t[:upto], y=acc[:upto], mode="lines", opacity=0.35, showlegend=False,
+                           line={**line, "width": 1.2}, name=f"{name} (< {MIN_POINTS} samples)",
+                           hovertemplate="%{y:.1%} (fewer than " + str(MIN_POINTS) + " samples)"))
+    traces.append(dict(common, x=t, y=np.where(solid, acc, np.nan), mode="lines", name=name, line=line,
+                       showlegend=first, customdata=np.column_stack([se, frame["n"].to_numpy()]),
+                       hovertemplate="%{y:.1%} ± %{customdata[0]:.1%} (n=%{customdata[1]})"))
+    return traces
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -114,21 +115,39 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _panel_axes(row: int, rows: int, symbol: str, window: int) -> dict:
+    """The layout's x and y axes of panel ``row`` of ``rows`` stacked top to bottom (make_subplots' grid)."""
+    spacing = 0.12 / rows
+    height = (1 - spacing * (rows - 1)) / rows
+    top = 1 - (row - 1) * (height + spacing)
+    n = "" if row == 1 else row
+    x = {"domain": [0, 1], "anchor": f"y{n}"}
+    if row == rows:
+        x["title"] = {"text": "bar open time (UTC)"}
+    return {f"xaxis{n}": x, f"yaxis{n}": {"domain": [max(0.0, top - height), top], "anchor": f"x{n}",
+                                          "title": {"text": f"{symbol} · last {window}"}, "tickformat": ".0%",
+                                          "range": [0.2, 0.8]}}
+
+
 def accuracy_figure(per_symbol: Mapping[str, Mapping[str, pd.DataFrame]], window: int = WINDOW) -> go.Figure:
     """Rolling accuracy on market time, one panel per symbol (each its own time axis: symbols may replay
     different eras), every model with a ±2 SE band beside the dashed baselines; faded until a point has
-    MIN_POINTS outcomes behind it. The online models start hidden (SHOWN), one legend click away."""
+    MIN_POINTS outcomes behind it. The online models start hidden (SHOWN), one legend click away.
+
+    Traces and axes are written as plain dicts and taken without plotly's per-property validation (a
+    third of a page load's server time otherwise); tests check the figure renders."""
     symbols = [s for s, series in per_symbol.items() if series]
     if not symbols:
         return empty_figure("No scored predictions yet — accuracy appears once outcomes are known.", PANEL_HEIGHT)
-    fig = make_subplots(rows=len(symbols), cols=1, vertical_spacing=0.12 / len(symbols))
+    traces, layout = [], {"shapes": []}
     for row, symbol in enumerate(symbols, start=1):
         for name, frame in per_symbol[symbol].items():
-            _add_series(fig, name, thin(frame), row, first=row == 1)
-        fig.add_hline(y=0.5, line=dict(color="#adb5bd", width=1, dash="dot"), row=row, col=1)
-        fig.update_yaxes(title_text=f"{symbol} · last {window}", tickformat=".0%", range=[0.2, 0.8], row=row, col=1)
-    fig.update_xaxes(title_text="bar open time (UTC)", row=len(symbols), col=1)
-    fig = _layout(fig, PANEL_HEIGHT * len(symbols))
+            traces += _series_traces(name, thin(frame), row, first=row == 1)
+        layout.update(_panel_axes(row, len(symbols), symbol, window))
+        axis = "" if row == 1 else row
+        layout["shapes"].append({"type": "line", "xref": f"x{axis} domain", "x0": 0, "x1": 1, "yref": f"y{axis}",
+                                 "y0": 0.5, "y1": 0.5, "line": {"color": "#adb5bd", "width": 1, "dash": "dot"}})
+    fig = _layout(go.Figure(data=traces, layout=layout, _validate=False), PANEL_HEIGHT * len(symbols))
     fig.update_layout(margin=dict(t=50))  # room for the legend above the first panel
     return fig
 

@@ -67,7 +67,7 @@ def status_view(status: Mapping) -> tuple:
 
 def stats_view(system, status: Mapping) -> tuple:
     """(online models table, data collection panel)."""
-    return panels.online_stats(system.online.stats()), panels.collection_stats(status, system.data_collection())
+    return panels.online_stats(system.online.stats()), panels.collection_stats(status)
 
 
 def health_panel(system, status: Mapping, choice: str | None):

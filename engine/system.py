@@ -238,7 +238,8 @@ class HybridLearningSystem:
                 "serving": serving["serving"], "note": serving["note"],
             },
             "data_collection": {k: collection.get(k) for k in
-                                ("enabled", "source", "replaying", "reason", "symbols", "last_error")},
+                                ("enabled", "source", "replaying", "reason", "symbols", "last_error", "requests",
+                                 "weight_used", "errors")},
             "last_retrain": None if retrain is None else {
                 "time": retrain["start"], "outcome": retrain["outcome"],
                 "promoted": (retrain["result"] or {}).get("promoted"),

@@ -178,20 +178,19 @@ def online_stats(stats: Mapping) -> html.Div:
                               f"last update {utc_time(updated or None, seconds=True)}", className="small text-muted")])
 
 
-def collection_stats(status: Mapping, collector: Mapping | None = None) -> html.Div:
-    """Per symbol: stored rows, last candle and lag; plus request/error counters from the collector."""
+def collection_stats(status: Mapping) -> html.Div:
+    """Per symbol: stored rows, last candle and lag; plus the collector's request/error counters."""
     dc = status.get("data_collection") or {}
     rows = [(sym, number(s.get("rows")), utc_time(s.get("last_open_time")),
              age(s.get("lag_ms") / 1000 if s.get("lag_ms") is not None else None))
             for sym, s in (dc.get("symbols") or {}).items()]
-    collector = collector or {}
-    counters = html.Div([stat("Requests", number(collector.get("requests"))),
-                         stat("Weight used", number(collector.get("weight_used"))),
-                         stat("Errors", number(collector.get("errors")))],
+    counters = html.Div([stat("Requests", number(dc.get("requests"))),
+                         stat("Weight used", number(dc.get("weight_used"))),
+                         stat("Errors", number(dc.get("errors")))],
                         className="d-flex justify-content-between mb-3")
     return html.Div([html.Div(source_line(dc, "collection-source"), className="small mb-2"), counters,
                      table(("symbol", "rows", "last candle", "lag"), rows, empty="No candles yet."),
-                     last_error(dc.get("last_error") or collector.get("last_error"))])
+                     last_error(dc.get("last_error"))])
 
 
 def prediction_history(history: Sequence[Mapping], total: int, symbol: str | None) -> html.Div:

@@ -12,6 +12,8 @@ import pytest
 from engine.batch import trainer as trainer_module
 from engine.features import build_dataset
 from engine.jobs import now_ms
+from layouts import panels
+from tests.dashboard_fixtures import text_of
 from tests.fake_binance import FakeBinance
 from tests.system_fixtures import make_system
 
@@ -103,6 +105,9 @@ def test_failed_job_becomes_an_alert_and_never_raises(data_dir):
                for a in status["alerts"])
     assert status["data_collection"]["last_error"]
     assert status["jobs"]["collect"]["trigger"] == "dashboard"
+    errors = status["data_collection"]["errors"]  # the collector's counters ride in the status: one read
+    assert errors >= 1 and errors == system.data_collection()["errors"]
+    assert f"Errors{errors}" in text_of(panels.collection_stats(status)).replace(" ", "")
 
 
 def test_cleanup_keeps_the_batch_window(data_dir):
