@@ -34,6 +34,16 @@ def importance_view(versions: list[dict], version: int | None) -> tuple:
     return importance_figure(chosen.get("feature_importance"), version), options, version
 
 
+def rollback_question(version: int, active: int | None) -> str:
+    """What the operator confirms before a rollback changes the model every prediction uses.
+
+    >>> rollback_question(2, 3)
+    'Make v2 the active batch model? Predictions use it at once; v3 stays stored and can be made active again.'
+    """
+    keep = f"v{active} stays stored and can be made active again" if active is not None else "no version is deleted"
+    return f"Make v{version} the active batch model? Predictions use it at once; {keep}."
+
+
 def rollback(system, version: int) -> dbc.Alert:
     """Make ``version`` the active batch model; the answer in words (refused ones say why)."""
     try:
@@ -71,9 +81,17 @@ def register(app, get_system: Callable) -> None:
         table = (no_update, no_update) if digest == shown else (versions_table(versions), digest)
         return (*table, calibration_view(system, choice), *importance_view(versions, int(version) if version else None))
 
-    @app.callback(Output("rollback-message", "children"), Input({"type": "rollback", "version": ALL}, "n_clicks"),
+    @app.callback(Output("rollback-confirm", "message"), Output("rollback-confirm", "displayed"),
+                  Output("rollback-pending", "data"), Input({"type": "rollback", "version": ALL}, "n_clicks"),
                   prevent_initial_call=True)
-    def do_rollback(clicks):
+    def ask_rollback(clicks):
         if not ctx.triggered_id or not any(clicks):  # the buttons were (re)drawn, not pressed
-            return no_update
-        return rollback(get_system(), ctx.triggered_id["version"])
+            return no_update, no_update, no_update
+        version = ctx.triggered_id["version"]
+        active = get_system().batch.active()
+        return rollback_question(version, active and active.get("version")), True, version
+
+    @app.callback(Output("rollback-message", "children"), Input("rollback-confirm", "submit_n_clicks"),
+                  State("rollback-pending", "data"), prevent_initial_call=True)
+    def do_rollback(_submitted, version):  # only an OK in the dialog gets here; Cancel changes nothing
+        return rollback(get_system(), version) if version is not None else no_update

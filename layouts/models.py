@@ -85,6 +85,7 @@ def layout(config: dict) -> html.Div:
     return html.Div([
         card("Batch model versions (newest first): scores on each version's own hold-out", [
             html.Div(id="versions-content"), dcc.Store(id="versions-digest"),
+            dcc.ConfirmDialog(id="rollback-confirm"), dcc.Store(id="rollback-pending"),
             html.Div(id="rollback-message", className="mt-2")]),
         dbc.Row([
             dbc.Col(card("Calibration: the hybrid's P(up) against what happened",

@@ -250,8 +250,19 @@ def test_models_tab_compares_versions_and_rolls_back(page, server):
                            timeout=TIMEOUT_MS)
     button = page.locator("#versions-table button").first
     version = int(button.inner_text().split()[1].removeprefix("v"))
+    before = HybridLearningSystem(server.data_dir, environ={}).batch.active()["version"]
+    rollbacks: list[str] = []  # the rollback callback's requests: only an OK in the dialog may send one
+    page.on("request", lambda r: rollbacks.append(r.url)
+            if '"output":"rollback-message.children"' in (r.post_data or "") else None)
+    with page.expect_event("dialog", timeout=TIMEOUT_MS) as asked:
+        button.click()
+    question = asked.value.message
+    asked.value.dismiss()  # Cancel: nothing changes
+    assert question.startswith(f"Make v{version} the active batch model?") and f"v{before} stays stored" in question
+    page.once("dialog", lambda dialog: dialog.accept())
     button.click()
     page.wait_for_selector("#rollback-ok", timeout=TIMEOUT_MS)
+    assert len(rollbacks) == 1  # the OK's; the Cancel before it sent none
     active = HybridLearningSystem(server.data_dir, environ={}).batch.active()["version"]
     assert active == version
     page.wait_for_function(f"[...document.querySelectorAll('#versions-table tbody tr')].some("
