@@ -1,12 +1,17 @@
 """The pure batch model (engine.batch.model) and the time split / scores (engine.batch.validation)."""
 from __future__ import annotations
 
+import os
 import pickle
+import select
+import signal
+import threading
 
 import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from engine.batch import model as model_module
 from engine.batch.model import HGB_PARAMS, BatchModel, fit_batch_model
 from engine.batch.validation import holdout_split, score
 from engine.errors import ValidationError
@@ -102,3 +107,39 @@ def test_score_reports_model_and_majority_baseline_on_the_same_rows():
     assert s["baseline"]["accuracy"] == 0.25  # training majority was "down": wrong on 3 of 4
     assert s["baseline"]["log_loss"] == pytest.approx(-(3 * np.log(0.25) + np.log(0.75)) / 4)
     assert s["log_loss"] < s["baseline"]["log_loss"]
+
+
+def test_a_child_forked_during_a_fit_in_another_thread_can_fit():
+    """A background-callback retrain is forked off a server worker whose scheduler thread may be fitting at
+    that moment (the outcome warm-up): the child must not wait for the parent's fit lock (it hung forever)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, len(FEATURE_COLUMNS)))
+    y = (X[:, 0] > 0).astype(int)
+    fitting, release = threading.Event(), threading.Event()
+
+    def parents_fit():  # holds the fit lock as a running fit does, until the test has forked
+        with model_module._FIT_LOCK:
+            fitting.set()
+            release.wait(60)
+    holder = threading.Thread(target=parents_fit)
+    holder.start()
+    fitting.wait(10)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            p = fit_batch_model(X, y).predict_proba(X[:1])
+            os.write(write, b"fitted" if p.shape == (1, 2) else b"wrong")
+        finally:
+            os._exit(0)
+    try:
+        os.close(write)
+        ready, _, _ = select.select([read], [], [], 60)
+        assert ready and os.read(read, 6) == b"fitted", "the forked child's fit waited for the parent's lock"
+    finally:
+        release.set()
+        holder.join()
+        os.close(read)
+        if not os.waitpid(child, os.WNOHANG)[0]:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)

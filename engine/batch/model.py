@@ -10,6 +10,7 @@ model does not depend on sklearn's pickle format.
 """
 from __future__ import annotations
 
+import os
 import threading
 from functools import cache
 
@@ -28,6 +29,17 @@ HGB_PARAMS = dict(
 
 
 _FIT_LOCK = threading.Lock()  # the OpenMP limit is process-wide: one fit at a time sets and restores it
+
+
+def _new_fit_lock() -> None:
+    """In a forked child (a background-callback retrain): a fit that another thread of the parent was running
+    at the fork (e.g. the scheduler's outcome warm-up) left the lock held by a thread that does not exist
+    here, and the child's own fit would wait for it forever."""
+    global _FIT_LOCK
+    _FIT_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_fit_lock)
 
 
 @cache
