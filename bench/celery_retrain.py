@@ -41,7 +41,10 @@ def retrain_once(server: DashboardServer, end_id: str, body: dict) -> tuple[floa
     handles = json.loads(answer)
     assert status in (200, 202) and "cacheKey" in handles, answer[:300]
     query = urlencode({"endId": end_id, "cacheKey": handles["cacheKey"], "job": handles["job"]})
+    deadline = time.monotonic() + 120
     while True:
+        if time.monotonic() > deadline:  # a hung job (the servers are stopped on the way out)
+            raise RuntimeError(f"the retrain gave no result in 120 s; see {server.log_path}")
         status, _, answer = request(server.port, "POST", f"/_dash-update-component?{query}", body)
         if status == 200 and b'"response"' in answer:
             elapsed = time.perf_counter() - t0
