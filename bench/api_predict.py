@@ -59,12 +59,15 @@ async def _load(port: int, seconds: float, clients: int) -> tuple[list[float], i
                 await reader.readexactly(int(CONTENT_LENGTH.search(head)[1]))
             except (OSError, asyncio.IncompleteReadError, TypeError):  # TypeError: no Content-Length
                 errors += 1
-                writer = writer and writer.close()
+                if writer is not None:
+                    writer.close()
+                writer = None
                 continue
             latencies.append(time.perf_counter() - t0)
             errors += head[9:12] != b"200"
             if head.startswith(b"HTTP/1.0") or CLOSE.search(head):
-                writer = writer.close()
+                writer.close()
+                writer = None
         if writer is not None:
             writer.close()
 

@@ -78,6 +78,11 @@ def _ms(times) -> np.ndarray:
     return np.asarray(times, dtype=np.int64).astype("datetime64[ms]")
 
 
+def _axis(row: int) -> str:
+    """Plotly's suffix for the axes of panel ``row``: x/y, x2/y2, ..."""
+    return "" if row == 1 else str(row)
+
+
 def _series_traces(name: str, frame: pd.DataFrame, row: int, first: bool) -> list[dict]:
     """One line with its ±2 SE band on panel ``row``; points backed by fewer than MIN_POINTS outcomes drawn
     faded."""
@@ -89,8 +94,7 @@ def _series_traces(name: str, frame: pd.DataFrame, row: int, first: bool) -> lis
     solid = frame["n"].to_numpy() >= MIN_POINTS
     line = dict(color=color, width=2.6 if key == "hybrid" else 1.6,
                 dash=("dash" if name.endswith("majority class") else "dot") if baseline else "solid")
-    axis = "" if row == 1 else row
-    common = dict(type="scatter", xaxis=f"x{axis}", yaxis=f"y{axis}", legendgroup=name,
+    common = dict(type="scatter", xaxis=f"x{_axis(row)}", yaxis=f"y{_axis(row)}", legendgroup=name,
                   visible=True if baseline or name in SHOWN else "legendonly")
     traces = []
     if not baseline:
@@ -120,7 +124,7 @@ def _panel_axes(row: int, rows: int, symbol: str, window: int) -> dict:
     spacing = 0.12 / rows
     height = (1 - spacing * (rows - 1)) / rows
     top = 1 - (row - 1) * (height + spacing)
-    n = "" if row == 1 else row
+    n = _axis(row)
     x = {"domain": [0, 1], "anchor": f"y{n}"}
     if row == rows:
         x["title"] = {"text": "bar open time (UTC)"}
@@ -144,7 +148,7 @@ def accuracy_figure(per_symbol: Mapping[str, Mapping[str, pd.DataFrame]], window
         for name, frame in per_symbol[symbol].items():
             traces += _series_traces(name, thin(frame), row, first=row == 1)
         layout.update(_panel_axes(row, len(symbols), symbol, window))
-        axis = "" if row == 1 else row
+        axis = _axis(row)
         layout["shapes"].append({"type": "line", "xref": f"x{axis} domain", "x0": 0, "x1": 1, "yref": f"y{axis}",
                                  "y0": 0.5, "y1": 0.5, "line": {"color": "#adb5bd", "width": 1, "dash": "dot"}})
     fig = _layout(go.Figure(data=traces, layout=layout, _validate=False), PANEL_HEIGHT * len(symbols))
