@@ -72,7 +72,7 @@ def stats_view(system, status: Mapping) -> tuple:
 
 def health_panel(system, status: Mapping, choice: str | None):
     symbols = picked(status["config"]["symbols"], choice)
-    return health_view(status.get("model_health"), symbols, system.online.stats().get("models"))
+    return health_view(status.get("model_health"), symbols)
 
 
 def history_view(system, choice: str | None, page: int) -> tuple:

@@ -17,7 +17,8 @@ from typing import Any, Callable
 from engine.atomic import atomic_write_json, file_stamp
 from engine.errors import ValidationError
 
-ENV_PREFIX = "HLS_"  # e.g. HLS_ENSEMBLE_WEIGHT_BATCH=0.6 overrides ensemble_weight_batch
+ENV_PREFIX = "HLS_"
+DEPLOYMENT_ONLY = ("feature_module",)  # importing a module runs its code: never set through the API or the page  # e.g. HLS_ENSEMBLE_WEIGHT_BATCH=0.6 overrides ensemble_weight_batch
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 SYMBOL = re.compile(r"^[A-Z0-9]{5,20}$")
 INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
@@ -34,6 +35,7 @@ class Field:
     kind: type
     check: Callable[[Any], str | None] = lambda v: None  # returns an error message or None
     help: str = ""
+    item: Callable[[str], str] = str.upper  # lists: how each string item is written (symbols: upper case)
 
 
 def _range(lo: float, hi: float) -> Callable[[Any], str | None]:
@@ -44,6 +46,27 @@ def _symbols(v: list) -> str | None:
     if not v or not all(isinstance(s, str) and SYMBOL.match(s) for s in v):
         return "must be a non-empty list of upper-case symbols like BTCUSDT"
     return None if len(set(v)) == len(v) else "must not repeat a symbol"
+
+
+def _feature_groups(v: list) -> str | None:
+    from engine.features.inputs import check_groups
+
+    if not all(isinstance(g, str) for g in v):
+        return "must be a list of group names"
+    return check_groups(v)
+
+
+def _feature_module(v: str) -> str | None:
+    if not v:
+        return None
+    from engine.features.custom import load
+    from engine.features.inputs import reserved_names
+
+    try:
+        load(v, reserved_names())
+    except ValidationError as exc:
+        return exc.message
+    return None
 
 
 def _hhmm(v: str) -> str | None:
@@ -68,9 +91,23 @@ SCHEMA: dict[str, Field] = {
     "batch_keep_versions": Field(5, int, _range(1, 100), "batch model files kept for rollback"),
     "ensemble_weight_batch": Field(0.7, float, _range(0.0, 1.0), "batch model's share of the vote"),
     "ensemble_weight_online": Field(0.3, float, _range(0.0, 1.0), "online models' share of the vote"),
+    "hybrid_mode": Field("adaptive", str, lambda v: None if v in ("fixed", "adaptive") else "must be fixed or adaptive",
+                         "fixed: the weights above; adaptive: each model's share follows its recent log loss, "
+                         "the weights above as the starting point"),
+    "hybrid_memory_days": Field(30.0, float, _range(1.0, 3650.0),
+                                "adaptive mode: a scored bar's evidence counts half after this many days"),
     "online_health_window": Field(500, int, _range(100, 2000),
                                   "an online model is judged on its last N scored samples (weight 0 while its "
                                   "log loss is worse than the majority-class baseline's)"),
+    "feature_groups": Field(["returns"], list, _feature_groups,
+                            "input groups beside the 23 indicators: returns, flow, activity, calendar, cross",
+                            item=str.lower),
+    "feature_module": Field("", str, _feature_module,
+                            "an operator's own input group: a module name or .py path defining NAMES and "
+                            "compute(candles) (environment or config file only)"),
+    "cross_reference_symbol": Field("BTCUSDT", str, lambda v: None if SYMBOL.match(v) else
+                                    "must be an upper-case symbol like BTCUSDT",
+                                    "the symbol whose returns the cross group gives the others"),
     # data
     "symbols": Field(["BTCUSDT", "ETHUSDT"], list, _symbols, "symbols to collect and predict"),
     "interval": Field("1h", str, lambda v: None if v in INTERVALS else f"must be one of {', '.join(INTERVALS)}"),
@@ -141,7 +178,7 @@ def _coerce(key: str, value: Any) -> Any:
     if kind is list:
         if not isinstance(value, list):
             raise ConfigError(key, "must be a list")
-        return [s.strip().upper() if isinstance(s, str) else s for s in value]
+        return [SCHEMA[key].item(s.strip()) if isinstance(s, str) else s for s in value]
     raise AssertionError(kind)
 
 
@@ -219,6 +256,10 @@ class ConfigStore:
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Validate and persist ``changes``; returns the new effective config. A change to a setting the
         environment overrides is refused (ConfigError naming it): it would be saved and never take effect."""
+        for key in DEPLOYMENT_ONLY:
+            if isinstance(changes, dict) and key in changes:
+                raise ConfigError(key, f"can only be set in the server's environment ({ENV_PREFIX}{key.upper()}) or "
+                                       "its config file: loading a module runs its code")
         before = validate(self._read_file())
         saved, env = validate(changes, before), validate(self._overrides)
         for key in sorted(self._overrides):
@@ -244,7 +285,8 @@ class ConfigStore:
                 raise ConfigError("profile", f"profile {name!r} is not valid JSON: {exc}") from None
         if not isinstance(settings, dict):
             raise ConfigError("profile", f"profile {name!r} is not a JSON object of settings")
-        return self.update({k: v for k, v in settings.items() if k not in self._overrides})  # the environment wins
+        return self.update({k: v for k, v in settings.items()  # the environment wins; code is never loaded this way
+                            if k not in self._overrides and k not in DEPLOYMENT_ONLY})
 
     def profiles(self) -> list[str]:
         return sorted(p.stem for p in self.profile_dir.glob("*.json"))

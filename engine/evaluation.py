@@ -1,20 +1,18 @@
 """Walk-forward evaluation: replay candle history through the models exactly as they run live.
 
 Every ``online_every`` bars the online learners score-then-learn the bars whose labels became
-known (in chunks, re-warming a model whose drift detector fires, as the live manager does) and
-each is judged on its recent health window (a model worse than the majority-class baseline there
-gets weight 0 until it recovers, as live); every ``retrain_every`` bars a batch challenger is
-fitted on its sliding window (``batch_window_days``) of known labels, minus a purged hold-out, and
-replaces the serving model only under the live promotion rule (engine.batch.validation.judge:
-never when it loses to the majority-class baseline). Between those updates the models do not
-change, so the bars up to the next update are predicted in one call per model. At bar t only
-labels of bars <= t - lag are known (engine.labels); features are causal, so they are computed
-once for the whole span. The in-memory learners are used, never the persisted live models. The
-batch track does not depend on the online one, so it runs meanwhile in a worker process for long
-spans (a thread would share the GIL with the Python-heavy online track: measured 2.0x the longer
-track instead of ~1.1x); the ensemble is combined afterwards, bar by bar, by
-:func:`engine.hybrid.combine`. Then the trading half (engine.trade_evaluation) turns the hybrid's
-calls into signals, gates and strategies.
+known (in chunks, re-warming a model whose drift detector fires, as the live manager does); every
+``retrain_every`` bars the batch model is refitted on each window of its ladder and the window
+with the best live record serves, judged as live (engine.batch.ladder). Between those updates
+the models do not change, so the bars up to the next update are predicted in one call per model.
+At bar t only labels of bars <= t - lag are known (engine.labels); inputs are causal
+(engine.features.inputs), so they are computed once for the whole span. The in-memory learners
+are used, never the persisted live models. The batch track does not depend on the online one, so
+it runs meanwhile in a worker process for long spans (a thread would share the GIL with the
+Python-heavy online track); the hybrid's weights come afterwards, bar by bar, from the same pure
+rule as live (engine.weighting: fixed, or adaptive on each model's discounted log loss on the bars
+scored so far). Then the trading half (engine.trade_evaluation) turns the hybrid's calls into
+signals, gates and strategies.
 """
 from __future__ import annotations
 
@@ -27,13 +25,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine import weighting
 from engine.atomic import atomic_write_bytes, atomic_write_json
-from engine.batch import fit_batch_model
-from engine.batch.trainer import MIN_HOLDOUT_ROWS, MIN_TRAIN_ROWS
-from engine.batch.validation import holdout_split, judge, score
+from engine.batch.ladder import Rows, decide, fit_windows, score_previous
+from engine.batch.model import BatchModel
+from engine.batch.track import Track, min_rows, windows
+from engine.candles import INTERVAL_MS
 from engine.errors import ValidationError
-from engine.features import WARMUP_BARS, compute_features
-from engine.hybrid import ONLINE_MODELS, combine
+from engine.features import FEATURE_COLUMNS
+from engine.features.inputs import compute_inputs, spec, usable
+from engine.hybrid import ONLINE_MODELS
 from engine.labels import make as make_labels
 from engine.metrics import BASELINES, baseline_probabilities, summarize, to_prediction
 from engine.online import OnlineLearners
@@ -43,7 +44,7 @@ from engine.trading.comparison import combine as combine_moments
 from engine.trading.simulator import TradeRules
 
 MODELS = (*ONLINE_MODELS, "batch")
-VOTERS = (*MODELS, "majority_class")  # the hybrid's weight columns: the models, or the baseline when all lose
+VOTERS = weighting.VOTERS  # the hybrid's weight columns: the models and the majority-class baseline
 DAY_MS = 86_400_000
 UPDATE_CHUNK = 50  # rows per test-then-train step (the live manager's default batch_size)
 INLINE_BARS = 2000  # shorter spans run the batch track in this process (a worker costs ~1.5 s to start)
@@ -85,14 +86,12 @@ def _learn(learners: OnlineLearners, X: np.ndarray, y: np.ndarray, rows: np.ndar
 
 
 def _online_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, bars: range, horizon: int,
-                  buffer_size: int, health_window: int) -> tuple[dict, dict]:
-    """(P(up) per bar from each online model, whether each was excluded for that bar): at each bar u of
-    ``bars`` the learners score-then-learn the bars whose labels became known since the last update and
-    are judged on their recent health, then predict the bars up to the next update."""
+                  buffer_size: int, inputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """P(up) per bar from each online model: at each bar u of ``bars`` the learners score-then-learn the bars
+    whose labels became known since the last update, then predict the bars up to the next update."""
     labelled = valid & np.isfinite(y)
     probs = {name: np.full(len(X), np.nan) for name in ONLINE_MODELS}
-    excluded = {name: np.zeros(len(X), dtype=bool) for name in ONLINE_MODELS}
-    learners, learned_upto = OnlineLearners(), 0  # bars below learned_upto were offered to the learners
+    learners, learned_upto = OnlineLearners(inputs=inputs), 0  # bars below learned_upto were offered to the learners
     for u in bars:
         known = max(0, u - horizon + 1)  # bars [0, known) have known labels at bar u
         rows = np.flatnonzero(labelled[learned_upto:known]) + learned_upto
@@ -104,60 +103,58 @@ def _online_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, bars: range, 
             for name, p in learners.predict_proba(X[rows]).items():
                 if p is not None:
                     probs[name][rows] = p
-                    excluded[name][rows] = learners.health(name, health_window)[1] is not None
-    return probs, excluded
-
-
-def _batch_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, open_time: np.ndarray, bars: range,
-                 horizon: int, window_ms: int) -> np.ndarray:
-    """P(up) per bar from the serving batch model: at each bar u of ``bars`` a challenger is fitted on the
-    known labels of its window (bars opened within ``window_ms`` of the newest known one) minus the purged
-    hold-out, judged on that hold-out as live, and serves up to the next refit if promoted."""
-    labelled = valid & np.isfinite(y)
-    probs, model = np.full(len(X), np.nan), None
-    for u in bars:
-        known = max(0, u - horizon + 1)
-        if known:
-            rows = np.flatnonzero(labelled[:known] & (open_time[:known] > open_time[known - 1] - window_ms))
-            train, test = (rows[i] for i in holdout_split(rows, rows + horizon))
-            if len(train) >= MIN_TRAIN_ROWS and len(test) >= MIN_HOLDOUT_ROWS and 0 < y[train].sum() < len(train):
-                challenger = fit_batch_model(X[train], y[train].astype(int))
-                base_rate = float(y[train].mean())
-                metrics = score(y[test], challenger.predict_proba(X[test])[:, 1], base_rate)
-                theirs = None if model is None else score(y[test], model.predict_proba(X[test])[:, 1], base_rate)
-                if judge(metrics, theirs)[0]:
-                    model = challenger
-        rows = np.flatnonzero(valid[u:u + bars.step]) + u
-        if model is not None and rows.size:
-            probs[rows] = model.predict_proba(X[rows])[:, 1]
     return probs
 
 
-def _combine_rows(probs: dict[str, np.ndarray], excluded: dict[str, np.ndarray], fallback: np.ndarray,
-                  weights: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The ensemble P(up) per bar and each voter's share per bar: :func:`combine` applied to each group of
-    bars with the same models answering and excluded."""
-    answered = np.column_stack([np.isfinite(probs[name]) for name in MODELS])
-    out_of = np.column_stack([excluded.get(name, np.zeros(len(answered), bool)) for name in MODELS])
-    patterns, group = np.unique(np.hstack([answered, out_of & answered]), axis=0, return_inverse=True)
-    out = np.full(len(answered), np.nan)
-    shares = {name: np.zeros(len(answered)) for name in VOTERS}
-    for k, pattern in enumerate(patterns):
-        rows = group.ravel() == k
-        parts = {name: probs[name][rows] if pattern[j] else None for j, name in enumerate(MODELS)}
-        voided = {name: "excluded" for j, name in enumerate(MODELS) if pattern[len(MODELS) + j]}
-        result = combine({n: parts[n] for n in ONLINE_MODELS}, parts["batch"], weights, voided, fallback[rows])
-        if result["probability"] is not None:
-            out[rows] = result["probability"]
-            for name, share in result["weights"].items():
-                shares[name][rows] = share
-    return out, shares
+def _batch_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, open_time: np.ndarray, bars: range,
+                 horizon: int, batch_window_days: int, interval: str, inputs: tuple[str, ...]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(P(up) per bar from the serving batch model, its window in days per bar (0: none)): at each bar u of
+    ``bars`` every window of the ladder is refitted on the labels known then, the previous fits' live scores
+    join the record and the chosen window serves up to the next refit if it beats the baseline (as live)."""
+    labelled = valid & np.isfinite(y)
+    probs, served = np.full(len(X), np.nan), np.zeros(len(X), dtype=np.int64)
+    days, needed = windows(batch_window_days), min_rows(interval)
+    track, model, previous = Track.for_interval(interval), None, None
+    step = INTERVAL_MS[interval]
+    for u in bars:
+        known = max(0, u - horizon + 1)
+        if known:
+            rows = np.flatnonzero(labelled[:known] & (open_time[:known] > open_time[known - 1] - days[-1] * DAY_MS))
+            part = Rows("", X[rows], y[rows], open_time[rows], np.minimum(open_time[rows] + horizon * step,
+                                                                          open_time[known - 1] + step))
+            if previous is not None:
+                score_previous(track, previous[0], [part], {"": previous[1]}, previous[2])
+            fits = fit_windows([part], days, needed) if len(rows) >= needed else {}
+            if fits:
+                decision = decide(track, fits, [part], max(10, needed // 5))
+                fitted = BatchModel(inputs, fits, decision.window_days)
+                previous = (fitted, int(part.open_time[-1]), float(part.y.mean()))
+                if decision.metrics["beats_baseline"]:  # else the active model stays, as live
+                    model = fitted
+        rows = np.flatnonzero(valid[u:u + bars.step]) + u
+        if model is not None and rows.size:
+            probs[rows] = model.p_up(model.window_days, X[rows])
+            served[rows] = model.window_days
+    return probs, served
+
+
+def _weights(probs: dict[str, np.ndarray], y: np.ndarray, baseline: np.ndarray, config: dict, horizon: int,
+             interval: str) -> np.ndarray:
+    """(n, len(VOTERS)) the hybrid's weights per bar under the configured mode (engine.weighting)."""
+    P = np.column_stack([probs[name] for name in MODELS])
+    fixed_weights = {"batch": config["ensemble_weight_batch"], "online": config["ensemble_weight_online"]}
+    if config["hybrid_mode"] == "adaptive":
+        halflife = config["hybrid_memory_days"] * DAY_MS / INTERVAL_MS[interval]
+        return weighting.adaptive(P, y, baseline, weighting.priors(fixed_weights), halflife, lag=horizon)
+    out = weighting.excluded(P, y, baseline, config["online_health_window"], lag=horizon)
+    return weighting.fixed(P, fixed_weights, out)
 
 
 def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, retrain_every: int = 24,
                  start_ms: int | None = None, end_ms: int | None = None, label: str = "direction",
                  trading: bool = True, random_seeds: int | None = None, interval: str | None = None,
-                 stream: int = 0) -> WalkForwardResult:
+                 stream: int = 0, reference: pd.DataFrame | None = None) -> WalkForwardResult:
     """Replay ``candles`` (CANDLE_COLUMNS, ascending) and score the bars in [start_ms, end_ms].
 
     Bars before the first predicted bar only warm the models up: at that bar the online learners
@@ -167,52 +164,62 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
     model learns from those signals' trades before the evaluated span. ``label`` is one of
     engine.labels.LABEL_KINDS; ``interval`` (default: config ``interval``) is the candles' (for the
     annualised Sharpe ratio); ``random_seeds`` overrides the random-entry seed count and ``stream`` seeds
-    the bootstrap and random draws (give each symbol its own when pooling them). ``config`` supplies label_horizon, batch_window_days, the ensemble
-    weights, online_health_window and the trading settings. Scores use the evaluated bars with a
-    known label: each model over the bars it had an answer for, the hybrid and the baselines over
-    the bars the hybrid had an answer for.
+    the bootstrap and random draws (give each symbol its own when pooling them); ``reference``: the cross
+    group's candles. ``config`` supplies label_horizon, batch_window_days, the inputs, the hybrid's mode and
+    weights, online_health_window and the trading settings. Scores use the evaluated bars with a known
+    label: each model over the bars it had an answer for, the hybrid and the baselines over the bars the
+    hybrid had an answer for.
     """
     _check_every("online_every", online_every)
     _check_every("retrain_every", retrain_every)
     began = time.perf_counter()
     weights = {"batch": config["ensemble_weight_batch"], "online": config["ensemble_weight_online"]}
+    interval = interval or config["interval"]
     candles = candles.reset_index(drop=True)
     open_time = candles["open_time"].to_numpy(dtype=np.int64)
-    X = compute_features(candles).to_numpy(dtype=np.float64)
+    inputs = spec(config)
+    frame = compute_inputs(candles, inputs, reference)
+    X = frame.to_numpy(dtype=np.float64)
     labels = make_labels(candles, label, config["label_horizon"], TradeRules.from_config(config))
     y, horizon = labels.y, labels.lag
-    valid = np.isfinite(X).all(axis=1)
+    valid = usable(frame)
     span = valid.copy()
     if start_ms is not None:
         span &= open_time >= start_ms
     if end_ms is not None:
         span &= open_time <= end_ms
     if not span.any():
-        raise ValidationError("candles", f"no candle with a full feature row (after {WARMUP_BARS} bars of warm-up) "
+        raise ValidationError("candles", f"no candle with a full feature row (after {inputs.warmup} bars of warm-up) "
                                          f"in the evaluated span ({len(candles)} candles given)")
     first, stop = int(np.argmax(span)), int(len(span) - np.argmax(span[::-1]))
     warm_ms = config["outcome_warmup_days"] * DAY_MS if trading else 0
     predicted = valid & (open_time >= open_time[first] - warm_ms)
     begin = int(np.argmax(predicted))
-    batch_args = (X, y, valid, open_time, range(begin, stop, retrain_every), horizon,
-                  config["batch_window_days"] * DAY_MS)
-    online_args = (X, y, valid, range(begin, stop, online_every), horizon, config["buffer_size"],
-                   config["online_health_window"])
+    batch_args = (X, y, valid, open_time, range(begin, stop, retrain_every), horizon, config["batch_window_days"],
+                  interval, inputs.names)
+    online_args = (X, y, valid, range(begin, stop, online_every), horizon, config["buffer_size"], inputs.names)
     if stop - begin < INLINE_BARS:
-        probs, excluded = _online_track(*online_args)
-        probs["batch"] = _batch_track(*batch_args)
+        probs = _online_track(*online_args)
+        probs["batch"], served = _batch_track(*batch_args)
     else:  # spawn, not fork: a forked child can hang in OpenMP state the parent's earlier fits left behind
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             batch = pool.submit(_batch_track, *batch_args)
-            probs, excluded = _online_track(*online_args)
-            probs["batch"] = batch.result()
+            probs = _online_track(*online_args)
+            probs["batch"], served = batch.result()
     baselines = baseline_probabilities(y, horizon)
-    probs["ensemble"], shares = _combine_rows(probs, excluded, baselines["majority_class"], weights)
+    for name in MODELS:  # a model answers from the first predicted bar on (earlier bars only warmed it up)
+        probs[name][:begin] = np.nan
+    W = _weights(probs, y, baselines["majority_class"], config, horizon, interval)
+    answered = np.isfinite(np.column_stack([probs[name] for name in MODELS])).any(axis=1)
+    probs["ensemble"] = np.where(answered, weighting.combine(np.column_stack([probs[name] for name in MODELS]),
+                                                             baselines["majority_class"], W), np.nan)
+    shares = {name: W[:, j] for j, name in enumerate(VOTERS)}
 
     hybrid_bars = span & np.isfinite(probs["ensemble"])
     report = {
         "label": label, "horizon": horizon, "online_every": online_every, "retrain_every": retrain_every,
-        "batch_window_days": config["batch_window_days"], "weights": weights,
+        "batch_window_days": config["batch_window_days"], "weights": weights, "hybrid_mode": config["hybrid_mode"],
+        "inputs": list(inputs.names),
         "bars_replayed": len(candles), "bars_evaluated": int(span.sum()),
         "first_open_time": int(open_time[span][0]), "last_open_time": int(open_time[span][-1]),
         "models": {name: summarize(y[span], probs[name][span]) for name in MODELS},
@@ -220,6 +227,10 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
         "baselines": {name: summarize(y[hybrid_bars], baselines[name][hybrid_bars]) for name in BASELINES},
         "voting_share": {name: float(np.mean(shares[name][hybrid_bars] > 0)) if hybrid_bars.any() else None
                          for name in VOTERS},
+        "mean_weight": {name: float(np.mean(shares[name][hybrid_bars])) if hybrid_bars.any() else None
+                        for name in VOTERS},
+        "batch_window_share": {str(d): float(np.mean(served[hybrid_bars] == d))
+                               for d in sorted(set(served[hybrid_bars].tolist()) - {0})},
     }
     ensemble = probs["ensemble"][span]
     predictions = pd.DataFrame({
@@ -227,19 +238,20 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
         **{f"p_{name}": probs[name][span] for name in (*MODELS, "ensemble")},
         **{f"w_{name}": shares[name][span] for name in VOTERS},
         "prediction": pd.array(to_prediction(ensemble), dtype="Int8"),
-        "label": y[span],
+        "label": y[span], "batch_window_days": served[span],
         **{f"p_{name}": baselines[name][span] for name in BASELINES},
     })
     predictions.loc[~np.isfinite(ensemble), "prediction"] = pd.NA
     result = WalkForwardResult(report, predictions)
     if trading:
-        signals = gated_signals(candles.iloc[:stop], probs["ensemble"][:stop], X, labels, config, begin)
+        signals = gated_signals(candles.iloc[:stop], probs["ensemble"][:stop], X[:, :len(FEATURE_COLUMNS)], labels,
+                                config, begin)
         seeds = {} if random_seeds is None else {"seeds": random_seeds}
         result.signals = signals
         result.moments = strategy_moments(candles.iloc[:stop], signals, config, first, stream=stream, **seeds)
         report["trading"] = trading_report(signals, first, config) | {
             "live": live_strategy(config),
-            "strategies": summarize_strategies(result.moments, interval or config["interval"])}
+            "strategies": summarize_strategies(result.moments, interval)}
     seconds = time.perf_counter() - began
     report.update(seconds=round(seconds, 3), bars_per_second=round(span.sum() / seconds, 1))
     return result

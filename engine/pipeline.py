@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.features import HISTORY_BARS, build_dataset
+from engine.features import HISTORY_BARS
+from engine.features.inputs import build_inputs, reference_candles, spec
 
 
 class Pipeline:
@@ -51,7 +52,12 @@ class Pipeline:
         fresh = min(new_rows, cfg["buffer_size"]) + horizon
         # HISTORY_BARS of lead-in so the recursive indicators match the full-history values the models see
         candles = self.store.tail(symbol, cfg["interval"], fresh + HISTORY_BARS + horizon)
-        X, y = build_dataset(candles, horizon)
+        inputs = spec(cfg)
+        reference = None
+        if inputs.needs_reference and len(candles):
+            reference = reference_candles(self.store, cfg, symbol, int(candles["open_time"].iat[0]),
+                                          int(candles["open_time"].iat[-1]))
+        X, y = build_inputs(candles, horizon, inputs, reference)
         X, y = X.tail(fresh), y.tail(fresh)
         if X.empty:
             return 0

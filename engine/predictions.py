@@ -20,6 +20,8 @@ from engine.metrics import summarize, to_prediction
 
 MODELS = ("sgd", "passive_aggressive", "mlp_online", "batch")
 COLUMNS = tuple(f"p_{m}" for m in MODELS) + ("p_ensemble",)
+VOTERS = (*MODELS, "majority_class")
+WEIGHT_COLUMNS = tuple(f"w_{v}" for v in VOTERS)  # the share each voter had in the hybrid (NULL: not recorded)
 
 MIGRATIONS = [
     """
@@ -41,13 +43,16 @@ MIGRATIONS = [
     CREATE INDEX predictions_unscored ON predictions(scored_at, symbol, interval);
     CREATE INDEX predictions_created ON predictions(created_at)
     """,
+    "; ".join(f"ALTER TABLE predictions ADD COLUMN {c} REAL" for c in WEIGHT_COLUMNS),
 ]
 
 _UPSERT = (
     "INSERT INTO predictions(symbol, interval, open_time, horizon, created_at, status, "
-    + ", ".join(COLUMNS) + ", close, model_versions) VALUES (" + ", ".join("?" * (8 + len(COLUMNS))) + ") "
+    + ", ".join(COLUMNS + WEIGHT_COLUMNS) + ", close, model_versions) VALUES ("
+    + ", ".join("?" * (8 + len(COLUMNS) + len(WEIGHT_COLUMNS))) + ") "
     "ON CONFLICT(symbol, interval, open_time, horizon) DO UPDATE SET "
-    + ", ".join(f"{c}=excluded.{c}" for c in ("created_at", "status", *COLUMNS, "close", "model_versions"))
+    + ", ".join(f"{c}=excluded.{c}" for c in ("created_at", "status", *COLUMNS, *WEIGHT_COLUMNS, "close",
+                                                "model_versions"))
     + " WHERE predictions.outcome IS NULL"
 )
 
@@ -65,12 +70,14 @@ class PredictionLog:
 
     def record(self, symbol: str, interval: str, open_time: int, horizon: int, probabilities: dict,
                status: str, close: float | None = None, model_versions: dict | None = None,
-               created_at: int | None = None) -> None:
-        """Store one prediction; ``probabilities`` maps MODELS and "ensemble" to P(up) or None."""
+               created_at: int | None = None, weights: dict | None = None) -> None:
+        """Store one prediction; ``probabilities`` maps MODELS and "ensemble" to P(up) or None, ``weights``
+        VOTERS to the share each had in the hybrid."""
         values = [probabilities.get(c[2:]) for c in COLUMNS]
+        shares = [None if weights is None else float(weights.get(v, 0.0)) for v in VOTERS]
         with self.db.transaction() as conn:
             conn.execute(_UPSERT, (symbol, interval, int(open_time), int(horizon),
-                                   _now_ms() if created_at is None else int(created_at), status, *values,
+                                   _now_ms() if created_at is None else int(created_at), status, *values, *shares,
                                    close, json.dumps(model_versions or {})))
 
     def score_outcomes(self, store) -> int:
@@ -155,6 +162,17 @@ class PredictionLog:
         table = np.array(rows, dtype=np.float64).reshape(len(rows), 2 + len(COLUMNS))[::-1]  # None -> nan
         return pd.DataFrame({"open_time": table[:, 0].astype(np.int64), "outcome": table[:, 1].astype(np.int64),
                              **{c[2:]: table[:, i + 2] for i, c in enumerate(COLUMNS)}})
+
+    def weights(self, symbol: str, interval: str, limit: int = 2000) -> pd.DataFrame:
+        """The hybrid's weights over time: the newest ``limit`` predictions of ``symbol`` that recorded them,
+        oldest first (open_time and a column per VOTERS)."""
+        rows = self.db.connect().execute(
+            f"SELECT open_time, {', '.join(WEIGHT_COLUMNS)} FROM predictions WHERE symbol=? AND interval=? "
+            f"AND {WEIGHT_COLUMNS[0]} IS NOT NULL ORDER BY open_time DESC LIMIT ?",
+            (symbol, interval, int(limit))).fetchall()
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(VOTERS))[::-1]
+        return pd.DataFrame({"open_time": table[:, 0].astype(np.int64),
+                             **{v: table[:, i + 1] for i, v in enumerate(VOTERS)}})
 
     def cleanup(self, older_than_ms: int) -> int:
         """Delete predictions for candles that opened before ``older_than_ms``; returns rows deleted."""

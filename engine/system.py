@@ -20,7 +20,7 @@ from engine.collector import Collected, Collector
 from engine.config import ConfigStore
 from engine.db import Database
 from engine.errors import ValidationError
-from engine.health import below_baseline_alerts, model_health
+from engine.health import below_baseline_alerts, excluded_alerts, model_health
 from engine.hybrid import HybridEnsemble
 from engine.jobs import JobRunner, now_ms
 from engine.online import OnlineLearningManager
@@ -224,7 +224,8 @@ class HybridLearningSystem:
         collection = self.data_collection()
         last_runs = self.jobs.last_runs()
         retrain = last_runs.get("batch_retrain")
-        health = model_health(self.hybrid.log, cfg["symbols"], cfg["interval"], cfg["label_horizon"])
+        health = model_health(self.hybrid.log, cfg["symbols"], cfg["interval"], cfg["label_horizon"],
+                              cfg["online_health_window"])
         return {
             "running": running,
             "time": now,
@@ -235,6 +236,7 @@ class HybridLearningSystem:
                 "age_s": None if not active or active.get("trained_at") is None
                 else round((now - active["trained_at"]) / 1000, 1),
                 "metrics": active and active.get("metrics"),
+                "window_days": active and active.get("window_days"), "evidence": active and active.get("evidence"),
                 "serving": serving["serving"], "note": serving["note"],
             },
             "data_collection": {k: collection.get(k) for k in
@@ -251,7 +253,7 @@ class HybridLearningSystem:
             "outcome_model": self.outcome.stats(),
             "model_health": health,
             "alerts": (self._alerts(now, cfg, online, collection, last_runs, serving)
-                       + below_baseline_alerts(health, now)),
+                       + excluded_alerts(health, now) + below_baseline_alerts(health, now)),
             "config": cfg,
         }
 
@@ -262,9 +264,6 @@ class HybridLearningSystem:
             if model.get("drift"):
                 alerts.append({"level": "warning", "kind": "drift", "time": model.get("last_update") or now,
                                "message": f"concept drift detected for online model {name}"})
-            if model.get("excluded"):
-                alerts.append({"level": "warning", "kind": "model_excluded", "time": model.get("last_update") or now,
-                               "message": model["excluded_reason"]})
         for job, run in last_runs.items():
             if run["outcome"] == "error":
                 alerts.append({"level": "danger", "kind": "job_failed", "time": run["start"],

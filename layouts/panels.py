@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from layouts.format import DASH, age, number, percent, utc_time
-from layouts.health import excluded_badge, with_se
+from layouts.health import verdict, with_se
 from layouts.joblog import is_network_error, outcome_badge, with_detail
 from layouts.widgets import badge, stat, table
 
@@ -60,17 +60,20 @@ def _symbols_summary(symbols: Mapping[str, Mapping]) -> tuple[int | None, float 
 
 
 def batch_summary(bm: Mapping) -> html.Div:
-    """The active batch version's hold-out scores beside the majority-class baseline (± SE), and whether it
-    serves (the learning side's ``serving``/``note``, shown when reported)."""
+    """The active batch version's serving window and evidence (its live record, or the hold-out of a first
+    version) beside the majority-class baseline, and whether it serves (``serving``/``note``, when reported)."""
     metrics = bm.get("metrics") or {}
     base = metrics.get("baseline") or {}
     serving = bm.get("serving")
+    evidence = bm.get("evidence") or "hold-out"
+    window = f"{bm['window_days']}-day window · " if bm.get("window_days") else ""
     return html.Div([
         f"trained {age(bm.get('age_s'))} ago",
-        html.Div(f"hold-out log loss {with_se(metrics.get('log_loss'), metrics.get('log_loss_se'), pct=False)} "
-                 f"vs baseline {with_se(base.get('log_loss'), None, pct=False)}"),
+        html.Div(f"{window}{evidence} log loss {with_se(metrics.get('log_loss'), metrics.get('log_loss_se'), pct=False)} "
+                 f"vs baseline {with_se(base.get('log_loss'), None, pct=False)}"
+                 + (f" over {number(metrics.get('n'))} rows" if metrics.get("n") else "")),
         html.Div(f"accuracy {with_se(metrics.get('accuracy'), metrics.get('accuracy_se'))} "
-                 f"vs baseline {percent(base.get('accuracy'))}"),
+                 f"vs baseline {percent(base.get('accuracy'))}") if metrics.get("accuracy") is not None else None,
         badge("below baseline", "danger") if metrics.get("beats_baseline") is False else None,
         " " if serving is not None else None,
         badge("serving" if serving else "not serving", "success" if serving else "warning")
@@ -148,23 +151,23 @@ def _accuracy_se(m: Mapping) -> str:
 
 
 def _recent(m: Mapping) -> Any:
-    """The learning side's recent window (accuracy vs the majority-class baseline), when reported."""
+    """The recent window of training samples (accuracy vs the majority-class baseline) and its verdict."""
     r = m.get("recent")
     if not r or r.get("accuracy") is None:
         return DASH
     return html.Span([with_se(r["accuracy"], r.get("accuracy_se")),
-                      html.Span(f" vs {percent(r.get('baseline_accuracy'))}", className="text-muted")])
+                      html.Span(f" vs {percent(r.get('baseline_accuracy'))} ", className="text-muted"),
+                      verdict(r.get("verdict"))])
 
 
 def online_stats(stats: Mapping) -> html.Div:
     """Per online model: samples seen, version, accuracy ± SE since its last reset, the recent window against
-    the baseline and exclusion (when the learning side reports them), drift; and the training buffer."""
+    the baseline with its verdict, drift; and the training buffer."""
     models = stats.get("models") or {}
     recent = any("recent" in m for m in models.values())  # the learning side's window, once it reports one
     rows = [(name, number(m.get("samples_seen")), m.get("version", DASH), _accuracy_se(m),
              *([_recent(m)] if recent else []),
-             html.Span([badge("drift", "danger") if m.get("drift") else badge("stable", "success"), " ",
-                        excluded_badge(m)]))
+             badge("drift", "danger") if m.get("drift") else badge("stable", "success"))
             for name, m in models.items()]
     buffer = html.Div([stat("Buffer", number(stats.get("buffer_size")), f"of {number(stats.get('buffer_max'))}"),
                        stat("Pending", number(stats.get("pending")), "new samples"),

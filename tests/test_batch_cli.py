@@ -28,7 +28,7 @@ def test_versions_lists_newest_first_with_the_active_one_marked(trained, data_di
     assert main(["--data-dir", str(data_dir), "batch-versions"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("*       2") and "days45" in lines[1]
-    assert lines[2].startswith("        1") and "days20" in lines[2] and "promoted: no active model" in lines[2]
+    assert lines[2].startswith("        1") and "days20" in lines[2] and "promoted: the 20-day window's hold-out" in lines[2]
     assert f"{trained.active()['metrics']['log_loss']:9.5f}" in lines[1]
 
 

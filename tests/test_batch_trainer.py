@@ -1,8 +1,9 @@
-"""BatchTrainer on the real bundled candles in a real CandleStore: windows, purge gap,
-champion/challenger, versions, rollback, pruning, progress, cross-process reload."""
+"""BatchTrainer on the real bundled candles in a real CandleStore: the window ladder, purge gap, the live
+record, versions, rollback, pruning, progress, cross-process reload."""
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -12,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.batch import BatchTrainer, trainer as trainer_module
-from engine.candles import INTERVAL_MS, load_sample
+from engine.batch import BatchTrainer, ladder, trainer as trainer_module
+from engine.candles import INTERVAL_MS, load_sample, resample
 from engine.config import validate
 from engine.db import Database
 from engine.errors import NotReady, ValidationError
@@ -59,31 +60,38 @@ def sample_rows(market):
 def invert_labels(monkeypatch):
     """Call it to make later retrains fit on 1 - y (a model that learned the opposite of the truth);
     ``monkeypatch.undo()`` restores honest training."""
-    fit = trainer_module.fit_batch_model
-    return lambda: monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    fit = ladder.fit_ridge_logit
+    return lambda: monkeypatch.setattr(ladder, "fit_ridge_logit", lambda X, y: fit(X, 1 - np.asarray(y)))
 
 
-def test_retrain_pools_symbols_over_the_configured_window_and_scores_the_holdout(make_trainer, market, sample_rows):
+def test_retrain_fits_every_window_and_judges_the_longest_on_its_purged_holdout_first(make_trainer, market,
+                                                                                      sample_rows):
     trainer = make_trainer()
     assert trainer.active() is None and trainer.versions() == [] and trainer.predict_proba(sample_rows) is None
     result = trainer.retrain(trigger="test")
-    assert result["version"] == 1 and result["promoted"] and result["champion_metrics"] is None
+    assert result["version"] == 1 and result["promoted"] and result["champion_version"] is None
+    assert result["evidence"] == "hold-out" and result["window_days"] == 90  # no live record yet: the longest
+    assert set(result["windows"]) == {"7", "14", "30", "90"}
+    assert [result["windows"][d]["rows"] for d in ("7", "14", "30", "90")] == sorted(
+        result["windows"][d]["rows"] for d in ("7", "14", "30", "90"))
     store = market[2]
     for symbol in SYMBOLS:
         part = result["by_symbol"][symbol]
         latest = store.latest(symbol, "1h")["open_time"]
-        assert part["window"][0] >= latest - 90 * 86_400_000  # only the last batch_window_days
+        assert part["window"][0] > latest - 90 * 86_400_000  # only the last batch_window_days
         assert part["window"][1] == latest - HOUR  # the newest bar has no label yet (horizon 1)
         assert part["rows"] == (part["window"][1] - part["window"][0]) // HOUR + 1  # no gaps in these bars
-    assert result["rows"] == result["rows_train"] + result["rows_holdout"] == sum(
-        p["rows"] for p in result["by_symbol"].values()) - 2  # one purge-gap row per symbol
+        assert part["holdout_window"][1] == part["window"][1]  # hold-out = the newest labeled rows
+    assert result["rows"] == sum(p["rows"] for p in result["by_symbol"].values()) == result["windows"]["90"]["rows"]
+    assert result["rows_train"] + result["rows_holdout"] == result["rows"] - 2  # one purge-gap row per symbol
     metrics = result["metrics"]
     assert metrics["n"] == result["rows_holdout"] and 0 < metrics["log_loss"] < 1
     assert metrics["baseline"]["n"] == metrics["n"]
     assert metrics["beats_baseline"] == (metrics["log_loss"] <= metrics["baseline"]["log_loss"])
+    assert result["decision"].startswith("promoted: the 90-day window's hold-out log loss")
     active = trainer.active()
-    assert {k: active[k] for k in ("version", "window", "metrics", "rows", "duration_s", "trigger")} == {
-        "version": 1, "window": result["window"], "metrics": metrics, "rows": result["rows"],
+    assert {k: active[k] for k in ("version", "window_days", "metrics", "rows", "duration_s", "trigger")} == {
+        "version": 1, "window_days": 90, "metrics": metrics, "rows": result["rows"],
         "duration_s": result["duration_s"], "trigger": "test"}
     p = trainer.predict_proba(sample_rows)
     assert p.shape == (50,) and ((p > 0) & (p < 1)).all()
@@ -103,22 +111,30 @@ def test_holdout_is_the_most_recent_rows_after_a_purge_gap_of_horizon_bars(make_
         assert part["holdout_window"][1] == part["window"][1]  # hold-out = the newest labeled rows
 
 
-def test_champion_is_kept_when_the_challenger_is_worse(make_trainer, sample_rows):
-    trainer = make_trainer()  # 90 days
-    champion = trainer.retrain()
-    before = trainer.predict_proba(sample_rows)
-    trainer.config = lambda: validate({"batch_window_days": 60})  # on these bars: beats its baseline, not v1
-    challenger = trainer.retrain()
-    assert not challenger["promoted"] and challenger["champion_version"] == 1
-    assert challenger["metrics"]["beats_baseline"]
-    # same hold-out rows for both: the champion is scored on the challenger's hold-out
-    assert challenger["champion_metrics"]["n"] == challenger["metrics"]["n"] != champion["metrics"]["n"]
-    assert challenger["metrics"]["log_loss"] > challenger["champion_metrics"]["log_loss"]
-    assert challenger["decision"].startswith("kept the active model")
-    assert trainer.active()["version"] == 1
-    np.testing.assert_array_equal(trainer.predict_proba(sample_rows), before)
-    assert [(v["version"], v["active"], v["promoted"]) for v in trainer.versions()] == [(2, False, False),
-                                                                                      (1, True, True)]
+def test_once_the_bars_after_a_version_are_scored_its_windows_live_record_chooses_and_judges(tmp_path):
+    """The first version is judged on its hold-out; the next one on how the first's fits predicted the bars
+    that closed since (both symbols pooled), and the window with the best record serves."""
+    db = Database(tmp_path / "market.db")
+    store = CandleStore(db)
+    for symbol in SYMBOLS:
+        store.upsert(symbol, "1h", load_sample(symbol).iloc[-BARS:-100])
+    config = validate({})
+    trainer = BatchTrainer(db, store, tmp_path / "models", tmp_path / "locks", lambda: config)
+    first = trainer.retrain()
+    assert first["evidence"] == "hold-out" and all(w["n"] == 0 for w in first["windows"].values())
+    for symbol in SYMBOLS:
+        store.upsert(symbol, "1h", load_sample(symbol).iloc[-100:])
+    second = trainer.retrain()
+    records = second["windows"]
+    assert second["evidence"] == "live" and all(w["n"] == 200 for w in records.values())  # 100 new rows x 2
+    best = min(records, key=lambda d: records[d]["log_loss"])
+    assert second["window_days"] == int(best)
+    assert second["metrics"]["log_loss"] == records[best]["log_loss"]
+    assert second["metrics"]["beats_baseline"] == (records[best]["log_loss"] <= records[best]["baseline_log_loss"])
+    assert ("promoted" if second["promoted"] else "refused") + f": the {best}-day window's live log loss" in \
+        second["decision"]
+    third = trainer.retrain()  # nothing new: the record is carried, not counted twice
+    assert {d: w["n"] for d, w in third["windows"].items()} == {d: w["n"] for d, w in records.items()}
 
 
 def test_a_model_worse_than_the_baseline_is_never_promoted_not_even_the_first(make_trainer, invert_labels,
@@ -128,25 +144,26 @@ def test_a_model_worse_than_the_baseline_is_never_promoted_not_even_the_first(ma
     bad = trainer.retrain()
     assert bad["metrics"]["log_loss"] > bad["metrics"]["baseline"]["log_loss"]
     assert not bad["promoted"] and not bad["metrics"]["beats_baseline"]
-    assert bad["decision"] == (f"refused: hold-out log loss {bad['metrics']['log_loss']:.5f} is worse than the "
-                               f"majority-class baseline {bad['metrics']['baseline']['log_loss']:.5f}")
+    assert bad["decision"] == (f"refused: the 90-day window's hold-out log loss {bad['metrics']['log_loss']:.5f} over "
+                               f"{bad['metrics']['n']} rows is worse than the majority-class baseline "
+                               f"{bad['metrics']['baseline']['log_loss']:.5f}")
     assert trainer.active() is None and trainer.predict_proba(sample_rows) is None
     serving = trainer.serving()
     assert not serving["serving"] and serving["below_baseline"]
     assert "no batch model beats the majority-class baseline" in serving["note"] and "online models only" in \
-        serving["note"] and "v1" in serving["note"]
+        serving["note"] and "v1" in serving["note"] and "hold-out log loss" in serving["note"]
     with pytest.raises(ValidationError, match="lost to the majority-class baseline"):
         trainer.rollback(1)
     monkeypatch.undo()
     good = trainer.retrain()
-    assert good["promoted"] and good["decision"].startswith("promoted: no active model")
+    assert good["promoted"] and good["decision"].startswith("promoted: the 90-day window's hold-out log loss")
     assert trainer.serving() == {"serving": True, "note": None, "below_baseline": False}
     assert trainer.predict_proba(sample_rows) is not None
 
 
-def test_an_active_version_below_its_baseline_does_not_serve_and_any_good_challenger_replaces_it(
+def test_an_active_version_below_its_baseline_does_not_serve_and_any_good_one_replaces_it(
         make_trainer, invert_labels, monkeypatch, sample_rows):
-    """A version promoted by the old rule (first model always promoted) that loses to its baseline."""
+    """A version an earlier rule promoted (the first model always was) although it loses to its baseline."""
     trainer = make_trainer()
     invert_labels()
     monkeypatch.setattr(trainer_module, "judge", lambda *args: (True, "promoted: no active model"))
@@ -155,12 +172,33 @@ def test_an_active_version_below_its_baseline_does_not_serve_and_any_good_challe
     assert trainer.active()["version"] == 1 and trainer.predict_proba(sample_rows) is None
     assert not trainer.serving()["serving"]
     monkeypatch.undo()
-    trainer.config = lambda: validate({"batch_window_days": 60})
     good = trainer.retrain()
-    assert good["promoted"] and good["decision"] == "promoted: the active v1 does not beat its baseline"
-    assert trainer.serving()["serving"] and trainer.predict_proba(sample_rows) is not None
+    assert good["promoted"] and trainer.serving()["serving"] and trainer.predict_proba(sample_rows) is not None
     with pytest.raises(ValidationError, match="no earlier model"):
         trainer.rollback()  # v1 was active before, but it cannot serve
+
+
+def test_a_model_file_of_an_earlier_release_does_not_serve_and_the_next_retrain_replaces_it(make_trainer, tmp_path,
+                                                                                          sample_rows):
+    trainer = make_trainer()
+    trainer.retrain()
+    (tmp_path / "models" / "batch" / "v000001.pkl").write_bytes(pickle.dumps({"trees": "of another kind"}))
+    fresh = make_trainer()
+    assert fresh.predict_proba(sample_rows) is None
+    serving = fresh.serving()
+    assert not serving["serving"] and "earlier release" in serving["note"] and "v1" in serving["note"]
+    assert fresh.retrain()["promoted"] and fresh.predict_proba(sample_rows) is not None
+
+
+def test_daily_bars_work_the_rows_a_fit_needs_scale_with_the_interval(tmp_path):
+    db = Database(tmp_path / "market.db")
+    store = CandleStore(db)
+    for symbol in SYMBOLS:
+        store.upsert(symbol, "1d", resample(load_sample(symbol).iloc[-24 * 200:], "1d"))
+    config = validate({"interval": "1d"})
+    result = BatchTrainer(db, store, tmp_path / "models", tmp_path / "locks", lambda: config).retrain()
+    assert result["window_days"] == 90 and set(result["windows"]) == {"30", "90"}  # 7 and 14 rows: too few to fit
+    assert 170 <= result["rows"] <= 180  # 90 daily bars of each symbol, less the newest without a label
 
 
 def test_rollback_to_previous_and_to_a_given_version(make_trainer, sample_rows):
@@ -190,10 +228,10 @@ def test_rollback_to_previous_and_to_a_given_version(make_trainer, sample_rows):
 
 def test_pruning_keeps_the_newest_files_and_the_active_one(make_trainer, tmp_path, invert_labels, monkeypatch):
     trainer = make_trainer(batch_keep_versions=2)
-    trainer.retrain()  # v1: champion
+    trainer.retrain()  # v1: active
     invert_labels()
     for _ in range(3):
-        assert not trainer.retrain()["promoted"]  # v2..v4 lose to the baseline
+        assert not trainer.retrain()["promoted"]  # v2..v4 lose to the baseline on the hold-out
     files = sorted(p.name for p in (tmp_path / "models" / "batch").glob("v*.pkl"))
     assert files == ["v000001.pkl", "v000003.pkl", "v000004.pkl"]  # newest two + the active v1
     available = {v["version"]: v["available"] for v in trainer.versions()}
@@ -202,7 +240,7 @@ def test_pruning_keeps_the_newest_files_and_the_active_one(make_trainer, tmp_pat
         trainer.rollback(2)
     assert err.value.field == "version" and "2" in err.value.message
     monkeypatch.undo()
-    assert trainer.retrain()["promoted"]  # v5, as good as v1 on the same rows; v1 is neither active nor newest
+    assert trainer.retrain()["promoted"]  # v5, as good as v1; v1 is neither active nor newest
     assert sorted(p.name for p in (tmp_path / "models" / "batch").glob("v*.pkl")) == ["v000004.pkl", "v000005.pkl"]
 
 
@@ -219,12 +257,13 @@ def test_progress_goes_from_0_to_1_monotonically(make_trainer):
 def test_too_little_data_is_not_ready_and_changes_nothing(tmp_path):
     db = Database(tmp_path / "market.db")
     store = CandleStore(db)
-    store.upsert("BTCUSDT", "1h", load_sample("BTCUSDT").iloc[-300:])  # ~250 labeled rows
+    store.upsert("BTCUSDT", "1h", load_sample("BTCUSDT").iloc[-150:])
     config = validate({"symbols": ["BTCUSDT", "ETHUSDT"]})
     trainer = BatchTrainer(db, store, tmp_path / "models", tmp_path / "locks", lambda: config)
     with pytest.raises(NotReady) as err:
         trainer.retrain()
-    assert "BTCUSDT: 250, ETHUSDT: 0" in str(err.value)  # 300 bars - 49 warm-up - 1 unknown label
+    assert "at least 100 labeled rows" in str(err.value)
+    assert "BTCUSDT: 77, ETHUSDT: 0" in str(err.value)  # 150 bars - 72 warm-up (the returns group) - 1 unknown label
     assert trainer.active() is None and trainer.versions() == []
     assert not (tmp_path / "models" / "batch").exists()
 

@@ -141,7 +141,9 @@ def test_fingerprint_ignores_clock_fields_and_sees_real_changes(system):
 
 
 def _good_form():
-    return ["0.01"] * len(FEATURE_COLUMNS)
+    values = ["0.01"] * len(FEATURE_COLUMNS)
+    values[FEATURE_COLUMNS.index("williams_r")] = "-50"
+    return values
 
 
 @pytest.mark.parametrize("field, value, target, symbol", [

@@ -17,7 +17,8 @@ from engine.store import CandleStore
 from engine.trade_evaluation import STRATEGIES, verdict
 from engine.trading import backtest
 
-CONFIG = validate({"batch_window_days": 20, "outcome_warmup_days": 28, "outcome_threshold": 0.99})
+CONFIG = validate({"batch_window_days": 20, "outcome_warmup_days": 28, "outcome_threshold": 0.99,
+                   "signal_confidence_threshold": 0.51})
 PROB_COLUMNS = [f"p_{m}" for m in (*MODELS, "ensemble", *BASELINES)]
 WEIGHT_COLUMNS = [f"w_{v}" for v in VOTERS]
 START = 700  # first evaluated bar of the span
@@ -55,7 +56,7 @@ def test_report_has_every_model_hybrid_and_baseline(result, span):
 def test_predictions_frame(result, span):
     p = result.predictions
     assert list(p.columns) == ["open_time", "close", *PROB_COLUMNS[:5], *WEIGHT_COLUMNS, "prediction", "label",
-                               *PROB_COLUMNS[5:]]
+                               "batch_window_days", *PROB_COLUMNS[5:]]
     assert p.open_time.tolist() == span.open_time[START:].tolist()
     assert p[PROB_COLUMNS].notna().all().all()  # warmed up on the bars before the span
     assert (p.prediction == (p.p_ensemble >= 0.5).astype(int)).all()
@@ -101,20 +102,29 @@ def test_thresholds_are_chosen_on_the_earlier_window_only(result, span):
     assert not other.predictions["p_ensemble"].equals(result.predictions["p_ensemble"])  # the period did change
 
 
-def test_hybrid_weights_leave_out_models_worse_than_their_baseline(result):
+def test_adaptive_weights_mix_every_voter_and_the_report_says_how_much_each_counted(result):
     p = result.predictions
     weights = p[WEIGHT_COLUMNS].to_numpy()
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
     mix = sum(p[f"w_{v}"] * p[f"p_{v}"] for v in VOTERS)
     np.testing.assert_allclose(p.p_ensemble, mix)
+    assert (weights > 0).all()  # every model answered every bar, and the majority-class baseline always competes
+    assert result.report["hybrid_mode"] == "adaptive"
+    for v in VOTERS:
+        assert result.report["mean_weight"][v] == pytest.approx(p[f"w_{v}"].mean())
+    assert set(result.report["batch_window_share"]) <= {"7", "14", "20"}  # batch_window_days 20: 7, 14 and 20 days
+    assert sum(result.report["batch_window_share"].values()) == pytest.approx(1.0)
+
+
+def test_fixed_weights_leave_out_models_worse_than_their_baseline(span):
+    p = run(span, hybrid_mode="fixed", online_health_window=100).predictions
     online = p[["w_sgd", "w_passive_aggressive", "w_mlp_online"]]
     voting = (online > 0).sum(axis=1)
-    assert (p.w_batch > 0).all()  # the batch model served every bar: it beat its baseline when promoted
-    np.testing.assert_allclose(online.sum(axis=1), np.where(voting > 0, 0.3, 0.0))
-    np.testing.assert_allclose(p.w_batch, np.where(voting > 0, 0.7, 1.0))
+    batch = p.w_batch > 0
+    np.testing.assert_allclose(online.sum(axis=1), np.where(voting > 0, np.where(batch, 0.3, 1.0), 0.0))
+    np.testing.assert_allclose(p.w_batch, np.where(batch, np.where(voting > 0, 0.7, 1.0), 0.0))
     assert (online == 0).to_numpy().any() and p[["p_sgd", "p_passive_aggressive", "p_mlp_online"]].notna().all().all()
-    shares = result.report["voting_share"]  # excluded (worse than the baseline lately), not untrained
-    assert shares["sgd"] == pytest.approx((p.w_sgd > 0).mean()) and shares["batch"] == 1.0
+    np.testing.assert_allclose(p.p_ensemble, sum(p[f"w_{v}"] * p[f"p_{v}"] for v in VOTERS))
 
 
 def test_strategies_rules_match_the_backtest_and_the_gates_only_take_what_passed(result, span):
@@ -200,7 +210,7 @@ def test_cli_reports_each_symbol_and_together_on_4h_bars_and_both_labels(data_di
         btc, eth = part["symbols"]["BTCUSDT"], part["symbols"]["ETHUSDT"]
         assert btc["last_open_time"] == 1672516800000  # 2022-12-31 20:00, the last 4h bar of the BTC sample
         assert eth["last_open_time"] == 1778673600000  # 2026-05-13 12:00
-        assert btc["bars_evaluated"] == eth["bars_evaluated"] == 600 - 49  # all but the feature warm-up
+        assert btc["bars_evaluated"] == eth["bars_evaluated"] == 600 - 72  # all but the inputs' warm-up
         together = part["together"]
         assert together["symbols"] == ["BTCUSDT", "ETHUSDT"]
         assert together["hybrid"]["n"] == btc["hybrid"]["n"] + eth["hybrid"]["n"]

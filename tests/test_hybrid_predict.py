@@ -7,12 +7,16 @@ from engine.batch import BatchTrainer
 from engine.config import validate
 from engine.db import Database
 from engine.errors import ValidationError
-from engine.features import build_dataset, compute_features
+from engine.features import build_dataset
+from engine.features.inputs import InputSpec, compute_inputs
+from engine import weighting
 from engine.hybrid import ONLINE_MODELS, HybridEnsemble
 from engine.online import OnlineLearningManager
 from engine.store import CandleStore
 
 BARS = 640
+HOUR = 3_600_000
+T_HISTORY = 1_000_000 * HOUR  # scored predictions of earlier bars (an era of their own)
 
 
 @pytest.fixture
@@ -56,53 +60,63 @@ def test_no_or_too_few_candles_and_unknown_symbol(system):
 
 
 def test_online_only_is_degraded_and_says_why(system):
-    """585 real hourly samples: every fresh online model is still worse than the majority-class baseline over
-    its scored samples, so none may vote; with no batch model the hybrid answers with the baseline."""
+    """No batch model yet and no scored prediction: the online models and the majority-class baseline vote with
+    their prior shares (the configured weights), and the notes say so."""
     hybrid, online = system[0], system[1]
     train_online(online, system[4])
     out = hybrid.predict("BTCUSDT")
     assert out["status"] == "degraded" and any("no batch model" in n for n in out["notes"])
+    assert any(n.startswith("adaptive: each model's share follows its log loss") for n in out["notes"])
     p = out["probabilities"]
-    assert p["batch"] is None and out["batch_prediction"] is None
-    stats = online.stats()
-    assert set(out["excluded"]) == set(ONLINE_MODELS)
-    for name in ONLINE_MODELS:
-        recent = stats["models"][name]["recent"]
-        assert recent["log_loss"] > recent["baseline_log_loss"] and out["excluded"][name] in out["notes"]
-        assert 0 < p[name] < 1  # still computed and logged, only not voting
-    assert out["weights"] == {"majority_class": 1.0} and p["ensemble"] == stats["base_rate"]
-    assert any("majority-class baseline" in n for n in out["notes"])
+    assert p["batch"] is None and out["batch_prediction"] is None and out["excluded"] == {}
+    prior = dict(zip(weighting.VOTERS, weighting.priors({"batch": 0.7, "online": 0.3})))
+    online_share = {m: prior[m] for m in (*ONLINE_MODELS, "majority_class")}
+    total = sum(online_share.values())
+    assert out["weights"] == pytest.approx({m: w / total for m, w in online_share.items()})
+    assert p["ensemble"] == pytest.approx(sum(out["weights"][m] * p[m] for m in ONLINE_MODELS)
+                                          + out["weights"]["majority_class"] * 0.5)  # no outcome known yet: 1/2
 
 
-def test_an_online_model_worse_than_its_baseline_gets_weight_0_until_it_recovers(system):
-    """Synthetic samples where 90 % of the labels are up: fresh models lose to the majority class until they
-    learned the base rate and the rule (label = first feature > -1.28) that then lets them beat it."""
+def scored_history(hybrid, rows: int, sgd, others=0.5, start=T_HISTORY):
+    """``rows`` scored BTCUSDT predictions, alternately up and down, with sgd's P(up) per row given by ``sgd``."""
+    for i in range(rows):
+        up = i % 2
+        hybrid.log.record("BTCUSDT", "1h", start + i * HOUR, 1,
+                          {"sgd": sgd(up), "passive_aggressive": others, "mlp_online": others, "batch": others,
+                           "ensemble": 0.5}, "ok")
+    with hybrid.log.db.transaction() as conn:
+        conn.execute("UPDATE predictions SET outcome = (open_time / ?) % 2, scored_at = 1 WHERE open_time >= ?",
+                     (HOUR, start))
+
+
+def test_fixed_mode_sits_a_model_out_while_its_recent_log_loss_is_worse_than_the_baseline(system, data_dir):
+    """The fixed weights, judged per symbol on the last online_health_window scored predictions: sgd called
+    every bar wrong, so it gets weight 0 (with the numbers in the notes) until its window holds better calls."""
+    _, online, batch, store, candles = system
+    config = validate({"symbols": ["BTCUSDT", "ETHUSDT"], "hybrid_mode": "fixed", "online_health_window": 200})
+    hybrid = HybridEnsemble(online.db, store, online, batch, lambda: config)
+    train_online(online, candles)
+    scored_history(hybrid, 300, sgd=lambda up: 0.3 if up else 0.7)
+    out = hybrid.predict("BTCUSDT")
+    assert set(out["excluded"]) == {"sgd"} and "sgd" not in out["weights"]
+    assert out["excluded"]["sgd"] in out["notes"] and "over its last 200 scored BTCUSDT predictions" in \
+        out["excluded"]["sgd"] and "weight 0 until it recovers" in out["excluded"]["sgd"]
+    assert out["weights"] == pytest.approx({"passive_aggressive": 0.5, "mlp_online": 0.5})  # no batch model yet
+    scored_history(hybrid, 300, sgd=lambda up: 0.7 if up else 0.3, start=T_HISTORY + 300 * HOUR)
+    out = hybrid.predict("BTCUSDT")
+    assert out["excluded"] == {} and out["weights"] == pytest.approx(dict.fromkeys(ONLINE_MODELS, 1 / 3))
+
+
+def test_adaptive_mode_gives_the_model_that_predicted_the_symbol_best_the_largest_share(system):
     hybrid, online = system[0], system[1]
-    rng = np.random.default_rng(0)
-    columns = list(compute_features(system[4]).columns)
-
-    def learn(n, rule):
-        X = rng.normal(size=(n, len(columns)))
-        y = (X[:, 0] > -1.28) if rule else (rng.random(n) < 0.9)
-        online.add_samples(pd.DataFrame(X, columns=columns), y.astype(int), "BTCUSDT", source="api")
-        assert online.update_models_incremental()["status"] == "updated"
-
-    learn(400, rule=False)
-    models = online.stats()["models"]
-    assert models["sgd"]["excluded"] and models["sgd"]["recent"]["n"] == 350  # the first 50 taught it untested
-    assert models["sgd"]["excluded_reason"].startswith("sgd: log loss")
+    train_online(online, system[4])
+    scored_history(hybrid, 300, sgd=lambda up: 0.6 if up else 0.4)  # sgd called every bar right
     out = hybrid.predict("BTCUSDT")
-    assert "sgd" in out["excluded"] and "sgd" not in out["weights"] and out["excluded"]["sgd"] in out["notes"]
-    for _ in range(4):
-        learn(1000, rule=True)
-    models = online.stats()["models"]
-    recent = models["sgd"]["recent"]
-    assert not models["sgd"]["excluded"] and models["sgd"]["excluded_reason"] is None
-    assert recent["n"] == 500 and recent["log_loss"] < recent["baseline_log_loss"]
-    out = hybrid.predict("BTCUSDT")
-    assert "sgd" not in out["excluded"] and out["weights"]["sgd"] > 0
-    voting = [m for m in ONLINE_MODELS if not models[m]["excluded"]]
-    assert out["weights"] == pytest.approx(dict.fromkeys(voting, 1 / len(voting)))
+    assert out["excluded"] == {} and max(out["weights"], key=out["weights"].get) == "sgd"
+    assert out["weights"]["sgd"] > 0.9 and "last 300 scored BTCUSDT predictions" in out["notes"][-1]
+    [row] = hybrid.history(limit=1)  # this prediction, logged with the weights it used
+    logged = hybrid.log.weights("BTCUSDT", "1h").iloc[-1]
+    assert int(logged["open_time"]) == row["open_time"] and logged["sgd"] == pytest.approx(out["weights"]["sgd"])
 
 
 def test_full_prediction_shape_weights_logging_and_scoring(system):
@@ -110,13 +124,11 @@ def test_full_prediction_shape_weights_logging_and_scoring(system):
     train_online(online, candles)
     assert batch.retrain()["promoted"]
     out = hybrid.predict("BTCUSDT")
-    assert out["status"] == "degraded" and out["notes"] == list(out["excluded"].values())
+    assert out["status"] == "ok" and out["excluded"] == {} and len(out["notes"]) == 1  # how the weights were set
     p = out["probabilities"]
     assert set(p) == {*ONLINE_MODELS, "batch", "ensemble"} and all(0 < v < 1 for v in p.values())
-    voting = [m for m in ONLINE_MODELS if m not in out["excluded"]]  # fresh online models lose to the baseline
-    share = 0.3 / len(voting) if voting else 0.0
-    assert out["weights"] == pytest.approx({**dict.fromkeys(voting, share), "batch": 0.7 if voting else 1.0})
-    assert p["ensemble"] == pytest.approx(sum(w * p[m] for m, w in out["weights"].items()))
+    assert out["weights"] == pytest.approx(dict(zip(weighting.VOTERS, weighting.priors({"batch": 0.7, "online": 0.3}))))
+    assert p["ensemble"] == pytest.approx(sum(w * p.get(m, 0.5) for m, w in out["weights"].items()))
     assert out["ensemble_prediction"] == int(p["ensemble"] >= 0.5)
     assert out["ensemble_confidence"] == pytest.approx(max(p["ensemble"], 1 - p["ensemble"]))
     assert out["batch_prediction"] == int(p["batch"] >= 0.5)
@@ -126,7 +138,7 @@ def test_full_prediction_shape_weights_logging_and_scoring(system):
     assert out["model_versions"] == {**dict.fromkeys(ONLINE_MODELS, 1), "batch": batch.active()["version"]}
     t = int(candles.open_time.iloc[-6])
     assert (out["symbol"], out["open_time"]) == ("BTCUSDT", t)
-    full = compute_features(candles.iloc[:-5]).iloc[-1]  # from all stored bars, not just the tail read
+    full = compute_inputs(candles.iloc[:-5], InputSpec(("returns",))).iloc[-1]  # from all stored bars, not the tail
     assert out["features"] == pytest.approx(full.to_dict(), rel=1e-9, abs=1e-12)
     assert hybrid.predict("BTCUSDT", store_prediction=False)["probabilities"] == p  # same candle, same answer
 

@@ -36,20 +36,32 @@ def test_health_scores_each_model_beside_baselines_on_its_own_rows():
     h = symbol_health(_scored(y, ensemble=good, sgd=bad, mlp_online=coin, batch=batch), horizon=1, window=200)
     assert h["n"] == 200 and set(h["models"]) == {"hybrid", "sgd", "mlp_online", "batch"}
     hybrid, sgd, batch_h = h["models"]["hybrid"], h["models"]["sgd"], h["models"]["batch"]
-    assert hybrid["accuracy"] == 1.0 and hybrid["beats_baseline"] is True
-    assert sgd["accuracy"] == 0.0 and sgd["beats_baseline"] is False
+    assert hybrid["accuracy"] == 1.0 and hybrid["beats_baseline"] is True and hybrid["verdict"] == "beats"
+    assert sgd["accuracy"] == 0.0 and sgd["beats_baseline"] is False and sgd["verdict"] == "worse"
+    assert h["models"]["mlp_online"]["verdict"] == "no_better"  # a coin is no better, and within noise not worse
     assert batch_h["n"] == 50 and batch_h["baselines"]["majority_class"]["n"] == 50  # same rows
     for m in h["models"].values():
         assert {"accuracy_se", "log_loss_se"} <= set(m) and set(m["baselines"]) == {"majority_class", "reversal"}
     alerts = below_baseline_alerts({"symbols": {"BTCUSDT": h}}, now=T0)
     assert [a["kind"] for a in alerts] == ["below_baseline"] and "sgd" in alerts[0]["message"]
-    assert "hybrid" not in alerts[0]["message"] and "mlp_online" in alerts[0]["message"]  # 0.5 loses too
+    assert "hybrid" not in alerts[0]["message"] and "mlp_online" not in alerts[0]["message"]
+
+
+def test_beats_baseline_only_beyond_two_standard_errors_and_the_same_rule_everywhere():
+    """A model a little better than the baseline (by less than 2 SE of the paired difference) is "no better
+    than baseline", not "beats baseline": the verdict the status, the API, the page and evaluate all show."""
+    rng = np.random.default_rng(4)
+    y = (rng.random(500) < 0.5).astype(int)
+    slight = np.where(rng.random(500) < 0.53, np.where(y == 1, 0.52, 0.48), np.where(y == 1, 0.48, 0.52))
+    m = symbol_health(_scored(y, ensemble=slight), horizon=1, window=500)["models"]["hybrid"]
+    assert m["log_loss"] < m["baselines"]["majority_class"]["log_loss"]  # better on the point estimate ...
+    assert abs(m["gap"]) < 2 * m["gap_se"] and m["verdict"] == "no_better" and m["beats_baseline"] is False
 
 
 def test_no_verdict_before_enough_samples():
     y = [1, 0] * ((MIN_SAMPLES - 2) // 2)
     h = symbol_health(_scored(y, ensemble=[0.1, 0.9] * ((MIN_SAMPLES - 2) // 2)), horizon=1)
-    assert h["models"]["hybrid"]["beats_baseline"] is None
+    assert h["models"]["hybrid"]["beats_baseline"] is None and h["models"]["hybrid"]["verdict"] == "too_few"
     assert below_baseline_alerts({"symbols": {"X": h}}, now=T0) == []
     assert symbol_health(_scored([]), horizon=1)["models"] == {}
 
@@ -88,7 +100,7 @@ def test_job_history_filters_and_pages(tmp_path):
 def test_explicit_online_update_runs_below_the_minimum_scheduled_waits(tmp_path):
     system = make_system(tmp_path / "data", collect=True)
     system.run_job("online_update", "cli")
-    few = {name: 0.01 for name in FEATURE_COLUMNS}
+    few = {name: 0.01 for name in FEATURE_COLUMNS} | {"williams_r": -50.0}
     for i in range(3):
         system.online.add_training_data(few, i % 2, "BTCUSDT", open_time=T0 + i * HOUR)
     scheduled = system.run_job("online_update", "schedule")
@@ -100,13 +112,14 @@ def test_explicit_online_update_runs_below_the_minimum_scheduled_waits(tmp_path)
 
 def test_a_bad_sample_names_every_field_in_words():
     with pytest.raises(SampleErrors) as err:
-        check_sample({**{n: 0.1 for n in FEATURE_COLUMNS}, "rsi": None, "atr": "x", "macd": float("inf"),
-                      "price": 1.0}, 2, "DOGE", ["BTCUSDT"])
+        check_sample({**{n: 0.1 for n in FEATURE_COLUMNS}, "williams_r": -10, "rsi": None, "atr": "x",
+                      "macd": float("inf"), "price": 1.0}, 2, "DOGE", ["BTCUSDT"])
     assert err.value.errors == {"target": "must be 0 or 1", "symbol": "must be one of BTCUSDT",
                                 "features.price": "unknown feature", "features.rsi": "required",
                                 "features.macd": "must be a finite number", "features.atr": "must be a number"}
     assert err.value.field == "target" and "4 more" not in str(err.value) and "5 more fields" in str(err.value)
-    assert check_sample({n: 1 for n in FEATURE_COLUMNS}, 1.0, " btcusdt", ["BTCUSDT"])[1:] == (1, "BTCUSDT")
+    assert check_sample({n: 1 for n in FEATURE_COLUMNS} | {"williams_r": -1}, 1.0, " btcusdt", ["BTCUSDT"])[1:] == \
+        (1, "BTCUSDT")
 
 
 def test_weights_come_out_without_float_noise():
@@ -122,7 +135,8 @@ def test_retrain_records_permutation_importance(tmp_path):
     system = make_system(tmp_path / "data", collect=True)
     assert system.run_job("batch_retrain", "cli")["outcome"] == "ok"
     importance = system.batch.active()["feature_importance"]
-    assert set(importance) == set(FEATURE_COLUMNS) and all({"mean", "std"} == set(v) for v in importance.values())
+    assert set(importance) == set(system.batch.active()["inputs"]) > set(FEATURE_COLUMNS)
+    assert all({"mean", "std"} == set(v) for v in importance.values())
     rng = np.random.default_rng(2)
     X = rng.normal(size=(900, len(FEATURE_COLUMNS)))
     y = (X[:, 5] > 0).astype(int)

@@ -105,23 +105,26 @@ HEALTH = {"window": 200, "min_samples": 30, "symbols": {"BTCUSDT": {"n": 120, "w
                "baselines": {"majority_class": {"n": 120, "accuracy": 0.51, "accuracy_se": 0.046, "log_loss": 0.693,
                                                 "log_loss_se": 0.001},
                              "reversal": {"n": 120, "accuracy": 0.54, "accuracy_se": 0.045, "log_loss": 15.0,
-                                          "log_loss_se": 1.0}}, "beats_baseline": True},
+                                          "log_loss_se": 1.0}}, "beats_baseline": True, "verdict": "beats",
+               "weight": None},
     "sgd": {"n": 12, "accuracy": 0.4, "accuracy_se": 0.14, "log_loss": 0.8, "log_loss_se": 0.05,
             "baselines": {"majority_class": {"n": 12, "accuracy": 0.5, "accuracy_se": 0.14, "log_loss": 0.7,
                                              "log_loss_se": 0.01},
                           "reversal": {"n": 12, "accuracy": 0.5, "accuracy_se": 0.14, "log_loss": 9.0,
-                                       "log_loss_se": 1.0}}, "beats_baseline": None}}}}}
+                                       "log_loss_se": 1.0}}, "beats_baseline": None, "verdict": "too_few",
+            "weight": 0.0}}}}}
 
 
 def test_health_view_puts_every_score_beside_its_baseline_and_standard_error():
     text = text_of(health_view(HEALTH, ["BTCUSDT"]))
     for shown in ("55.0% ± 4.5", "51.0% ± 4.6", "54.0% ± 4.5", "0.6890 ± 0.0040", "0.6930 ± 0.0010",
-                  "beats baseline", "too few (n < 30)"):
+                  "beats baseline", "too few to judge (n < 30)", "weight now", "0.0%"):
         assert shown in text, shown
     assert "15.0" not in text  # the reversal's log loss (a hard 0/1 guess) means nothing: not shown
-    assert "excluded" not in text  # the learning side's fields are missing: nothing rendered for them
-    excluded = {"sgd": {"excluded": True, "excluded_reason": "recent log loss 0.80 worse than the baseline's 0.70"}}
-    assert "recent log loss 0.80" in text_of(health_view(HEALTH, ["BTCUSDT"], excluded))
+    no_better = {**HEALTH["symbols"]["BTCUSDT"]["models"]["hybrid"], "verdict": "no_better", "beats_baseline": False}
+    health = {**HEALTH, "symbols": {"BTCUSDT": {**HEALTH["symbols"]["BTCUSDT"], "models": {"hybrid": no_better}}}}
+    text = text_of(health_view(health, ["BTCUSDT"]))
+    assert "no better than baseline" in text and "beats" not in text.replace("\"beats\"", "")
     assert text_of(health_view(None, ["BTCUSDT"])) == ""
 
 
@@ -268,7 +271,7 @@ def test_views_page_and_follow_the_symbol(system):
 def test_rollback_from_the_page_uses_the_engine_rule(system):
     versions = system.batch.versions()
     figure, options, chosen = importance_view(versions, None)
-    assert chosen == system.batch.active()["version"] and len(figure.data[0].y) == 23
+    assert chosen == system.batch.active()["version"] and len(figure.data[0].y) == len(system.batch.active()["inputs"])
     assert [o["value"] for o in options] == [v["version"] for v in versions]
     target = next(v["version"] for v in versions if not v["active"] and v["available"])
     assert "is active again" in text_of(rollback(system, target))

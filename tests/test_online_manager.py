@@ -18,6 +18,7 @@ from engine.features import FEATURE_COLUMNS
 from engine.online import MODEL_NAMES, OnlineLearningManager
 from engine.online.schema import MIGRATIONS
 from engine.paths import PROJECT_ROOT
+from tests.sample_fixtures import plausible
 
 HOUR = 3_600_000
 
@@ -48,7 +49,7 @@ def frame(n, seed=0, flip=False, start=0):
 
 def one(i=0):
     X, y, _ = frame(1, seed=i)
-    return {k: float(v) for k, v in X.iloc[0].items()}
+    return plausible({k: float(v) for k, v in X.iloc[0].items()})
 
 
 def stored(manager):
@@ -162,8 +163,8 @@ def test_buffer_rows_stored_before_features_f64_are_read_from_json_and_learned(m
                          [("BTCUSDT", "candle", t, json.dumps(v), target, 1)
                           for v, target, t in zip(X[:60].to_numpy().tolist(), y[:60].tolist(), times[:60].tolist())])
     old.close()
-    m = make_manager(clock=lambda: 5)  # migrates the buffer to version 2: the old rows keep features_f64 NULL
-    assert m.db.query("SELECT version FROM schema_version WHERE component='online'")[0]["version"] == 2
+    m = make_manager(clock=lambda: 5)  # migrates the buffer to the current version: the old rows keep features_f64 NULL
+    assert m.db.query("SELECT version FROM schema_version WHERE component='online'")[0]["version"] == len(MIGRATIONS)
     assert m.add_samples(X[60:100], y[60:100], "BTCUSDT", "candle", times[60:100]) == 40  # new-style rows
     assert [r["old"] for r in m.db.query("SELECT features_f64 IS NULL AS old FROM online_samples ORDER BY id")] \
         == [1] * 60 + [0] * 40

@@ -9,8 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from engine.batch import trainer as trainer_module
-from engine.features import build_dataset
+from engine import weighting
+from engine.batch import ladder
+from engine.features.inputs import build_inputs, spec
 from engine.jobs import now_ms
 from layouts import panels
 from tests.dashboard_fixtures import text_of
@@ -54,8 +55,7 @@ def test_collect_feeds_buffer_and_pipeline_predicts_and_trades(data_dir):
     assert status["batch_model"]["serving"] and status["batch_model"]["note"] is None
     kinds = [a["kind"] for a in status["alerts"]]
     assert "no_batch_model" not in kinds and "batch_below_baseline" not in kinds
-    excluded = [name for name, m in system.online.stats()["models"].items() if m["excluded"]]
-    assert kinds.count("model_excluded") == len(excluded)
+    assert "model_excluded" not in kinds  # adaptive weights: a model that answers always has a share
     evaluation = system.run_job("evaluate", "cli")
     assert evaluation["outcome"] == "ok" and "accuracy" in evaluation["result"]
 
@@ -63,20 +63,20 @@ def test_collect_feeds_buffer_and_pipeline_predicts_and_trades(data_dir):
 def test_a_batch_model_worse_than_its_baseline_never_serves_and_status_says_so(data_dir, monkeypatch):
     system = make_system(data_dir, collect=True)
     system.run_job("online_update", "cli")
-    fit = trainer_module.fit_batch_model  # learns the opposite of the truth: worse than the majority class
-    monkeypatch.setattr(trainer_module, "fit_batch_model", lambda X, y: fit(X, 1 - np.asarray(y)))
+    fit = ladder.fit_ridge_logit  # learns the opposite of the truth: worse than the majority class
+    monkeypatch.setattr(ladder, "fit_ridge_logit", lambda X, y: fit(X, 1 - np.asarray(y)))
     retrain = system.run_job("batch_retrain", "cli")
     assert retrain["outcome"] == "ok" and retrain["result"]["promoted"] is False
-    assert retrain["result"]["decision"].startswith("refused: hold-out log loss")
+    assert retrain["result"]["decision"].startswith("refused: the 90-day window's hold-out log loss")
     status = system.status()
     model = status["batch_model"]
     assert not model["loaded"] and not model["serving"]
-    assert model["note"].startswith("no batch model beats the majority-class baseline on its hold-out (newest v1")
+    assert model["note"].startswith("no batch model beats the majority-class baseline (newest v1: hold-out log loss")
     [alert] = [a for a in status["alerts"] if a["kind"] == "batch_below_baseline"]
     assert alert["message"] == model["note"] and "no_batch_model" not in [a["kind"] for a in status["alerts"]]
     prediction = system.predict("BTCUSDT")
     assert prediction["probabilities"]["batch"] is None and "batch" not in prediction["weights"]
-    assert prediction["excluded"]["batch"] == model["note"] and model["note"] in prediction["notes"]
+    assert model["note"] in prediction["notes"]
 
 
 def test_buffered_candle_samples_match_full_history_features(data_dir):
@@ -86,7 +86,7 @@ def test_buffered_candle_samples_match_full_history_features(data_dir):
                                 "(SELECT open_time FROM online_samples WHERE symbol='BTCUSDT' "
                                 "ORDER BY open_time DESC LIMIT 5)")
     assert system.pipeline.add_samples("BTCUSDT", 5, system.config.current()) == 5
-    X, y = build_dataset(system.store.range("BTCUSDT", "1h"), horizon=1)
+    X, y = build_inputs(system.store.range("BTCUSDT", "1h"), 1, spec(system.config.current()))
     rows = system.db.query("SELECT open_time, features, target FROM online_samples "
                            "WHERE symbol='BTCUSDT' AND source='candle' ORDER BY open_time DESC LIMIT 5")
     for row in rows:
@@ -200,8 +200,10 @@ def test_predictions_follow_config_changes_at_once(data_dir):
     system = make_system(data_dir, collect=True)
     system.run_job("online_update", "cli")
     system.run_job("batch_retrain", "cli")
-    first = system.predict("BTCUSDT")
-    assert first["weights"]["batch"] == pytest.approx(0.7)
+    prior = system.predict("BTCUSDT")  # adaptive, nothing scored yet: the configured weights are the priors
+    assert prior["weights"]["batch"] == pytest.approx(0.7 * (1 - weighting.BASELINE_PRIOR))
+    system.config.update({"hybrid_mode": "fixed"})
+    assert system.predict("BTCUSDT")["weights"]["batch"] == pytest.approx(0.7)
     system.config.update({"ensemble_weight_batch": 0.2})
     assert system.predict("ethusdt")["weights"]["batch"] == pytest.approx(0.2)
     assert system.predict("BTCUSDT")["weights"]["batch"] == pytest.approx(0.2)

@@ -37,7 +37,7 @@ YEARS = {"BTCUSDT": "2017", "ETHUSDT": "2024"}
 def seed(data_dir) -> None:
     """The month a replay starts with, per symbol, and a closed paper trade from every third bar of it."""
     system = HybridLearningSystem(data_dir, environ={k: v for k, v in ENV.items()})
-    features = {name: 0.01 for name in FEATURE_COLUMNS}
+    features = {name: 0.01 for name in FEATURE_COLUMNS} | {"williams_r": -50.0}
     seed_config = validate(SEED_RULES, system.config.current())
     trader = PaperTrader(system.db, system.store, lambda: seed_config)  # learning events wait for the server
     for symbol in YEARS:

@@ -10,7 +10,7 @@ from engine.features import FEATURE_COLUMNS
 HOUR = 3_600_000
 NO_GATES = {"HLS_COST_GATE_ENABLED": "false", "HLS_OUTCOME_GATE_ENABLED": "false"}  # every confident call trades
 T0 = 1_600_000_000_000 - 1_600_000_000_000 % HOUR
-FEATURES = {name: 0.01 * (i + 1) for i, name in enumerate(FEATURE_COLUMNS)}
+FEATURES = {name: 0.01 * (i + 1) for i, name in enumerate(FEATURE_COLUMNS)} | {"williams_r": -15.0}  # plausible values
 
 
 def bars(rows: list[tuple[float, float, float, float]], start: int = T0, step: int = HOUR) -> pd.DataFrame:

@@ -1,8 +1,8 @@
-"""Permutation feature importance of a batch model on its hold-out (pure, no I/O).
+"""Permutation feature importance of a batch model on a set of rows (pure, no I/O).
 
-For each feature, its column is shuffled and the hold-out log loss measured again: the rise in log loss
-is how much the model relies on that feature (0 or below: it does not help on unseen rows). With the
-flat :class:`engine.batch.model.BatchModel` one pass over 23 features costs a few milliseconds.
+For each input, its column is shuffled and the log loss measured again: the rise in log loss is how
+much the model relies on that input (0 or below: it does not help). The trainer measures it on the
+newest fifth of the serving window's rows. One pass over 23-40 inputs costs a few milliseconds.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ REPEATS = 3
 
 def permutation_importance(model, X: np.ndarray, y: np.ndarray, repeats: int = REPEATS,
                            seed: int = 0) -> dict[str, dict[str, float]]:
-    """{feature: {"mean", "std"}} rise in hold-out log loss when that feature's column is shuffled,
-    over ``repeats`` shuffles (a fixed seed: the same model and rows give the same answer).
+    """{input: {"mean", "std"}} rise in log loss on the rows (X in ``model.inputs`` order) when that input's
+    column is shuffled, over ``repeats`` shuffles (a fixed seed: the same model and rows give the same answer).
 
     >>> from engine.batch.model import fit_batch_model
     >>> rng = np.random.default_rng(1)
@@ -30,7 +30,7 @@ def permutation_importance(model, X: np.ndarray, y: np.ndarray, repeats: int = R
     rng = np.random.default_rng(seed)
     base = log_loss(y, model.predict_proba(X)[:, 1])[0]
     out = {}
-    for j, name in enumerate(FEATURE_COLUMNS):
+    for j, name in enumerate(model.inputs):
         rises = []
         for _ in range(repeats):
             shuffled = X.copy()

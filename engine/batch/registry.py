@@ -60,20 +60,27 @@ class ModelRegistry:
         return None if active is None else self.record(active)
 
     def active_model(self) -> BatchModel | None:
-        """The active model, loaded once per version."""
+        """The active model, loaded once per version; None when there is none or its file is from a release
+        whose batch model was of another kind (it cannot serve; the next retrain replaces it)."""
         active = self.index()["active"]
-        if active is None:
-            return None
-        if self._model is None or self._model[0] != active:
-            self._model = (active, self._load(active))
+        return None if active is None else self.model(active)
+
+    def model(self, version: int) -> BatchModel | None:
+        """A stored version's model (None: its file is gone or of an older kind)."""
+        if self._model is None or self._model[0] != version:
+            self._model = (version, self._load(version))
         return self._model[1]
 
     def _file(self, version: int) -> Path:
         return self.dir / f"v{version:06d}.pkl"
 
-    def _load(self, version: int) -> BatchModel:
-        with open(self._file(version), "rb") as fh:  # a file this registry wrote, at a fixed path
-            return pickle.load(fh)
+    def _load(self, version: int) -> BatchModel | None:
+        try:
+            with open(self._file(version), "rb") as fh:  # a file this registry wrote, at a fixed path
+                model = pickle.load(fh)
+        except FileNotFoundError:
+            return None
+        return model if isinstance(model, BatchModel) and hasattr(model, "fits") else None
 
     # ---- writing (holds the lock) ----
     def publish(self, model: BatchModel, record: dict, judge: Judge, keep: int) -> dict:

@@ -1,19 +1,15 @@
 """BatchTrainer: retrain the batch model from scratch on the stored candles, judge it, publish it.
 
-A retrain pools every configured symbol's labeled rows from its last ``batch_window_days``
-(features are scale-free), holds out the most recent rows of each symbol (after a purge gap,
-see :mod:`engine.batch.validation`), fits on the rest and scores the hold-out. The new version
-becomes active only if its **log loss** on that hold-out is no worse than the majority-class
-baseline's (``beats_baseline``; never waived, not even for the first version) and no worse than the
-active model's on the very same rows (champion/challenger: log loss is the decisive metric because
-the ensemble uses the probabilities, not just the direction); see
-:func:`engine.batch.validation.judge`. Only a version that beats its baseline serves predictions
+A retrain pools every configured symbol's labelled rows (inputs are scale-free) and fits the ridge
+logistic regression on each window of the ladder (engine.batch.track: 7, 14, 30, 90 days by
+default, none longer than ``batch_window_days``), on every row of the window. Then
+(engine.batch.ladder) the newest stored version's fits are scored on the bars that closed since
+they were trained -- their live record -- and the window with the best record serves. The new
+version becomes active only if that window beat the majority-class baseline on its record; before
+there is one, the longest window serves and must beat the baseline on its purged hold-out (see
+:mod:`engine.batch.validation`). Only a version that beat its baseline serves predictions
 (``serving()``): with none, the hybrid runs on the online models alone and says so. A version that
 lost to its baseline cannot be rolled back to either.
-
-The served model is the one fitted on the training part: refitting on the hold-out would leave
-nothing unseen to compare the next challenger on. Its training data ends before its hold-out,
-so the champion never saw a later challenger's hold-out either.
 """
 from __future__ import annotations
 
@@ -24,18 +20,19 @@ from typing import Callable
 import numpy as np
 
 from engine.batch.importance import permutation_importance
-from engine.batch.model import BatchModel, as_matrix, fit_batch_model
+from engine.batch.ladder import Rows, decide, fit_windows, score_previous
+from engine.batch.model import BatchModel
 from engine.batch.registry import ModelRegistry
-from engine.batch.validation import holdout_split, judge, score
+from engine.batch.track import Track, min_rows, windows
+from engine.batch.validation import judge
 from engine.candles import INTERVAL_MS
 from engine.db import Database
 from engine.errors import NotReady
-from engine.features import FEATURE_COLUMNS, HISTORY_BARS, build_dataset
+from engine.features import HISTORY_BARS
+from engine.features.inputs import build_inputs, reference_candles, spec
 from engine.locks import ProcessLock
 
 DAY_MS = 86_400_000
-MIN_TRAIN_ROWS = 250  # labeled rows to fit on (all symbols together)
-MIN_HOLDOUT_ROWS = 50  # rows to judge on
 Progress = Callable[[float, str], None]
 
 
@@ -65,21 +62,28 @@ class BatchTrainer:
             return None
         return self.registry.active_model().predict_proba(X)[:, 1]
 
+    def inputs(self) -> tuple[str, ...] | None:
+        """The input names the serving model reads (None when none serves)."""
+        return self.registry.active_model().inputs if self.serving()["serving"] else None
+
     def serving(self) -> dict:
         """{"serving": bool, "note": str | None, "below_baseline": bool}: whether the active version serves
-        (it beats its hold-out's majority-class baseline) and, if not, why, in words."""
+        (it beat the majority-class baseline on its evidence) and, if not, why, in words."""
         active = self.registry.active_record()
         if active is not None and _beats_baseline(active):
-            return {"serving": True, "note": None, "below_baseline": False}
+            if self.registry.active_model() is not None:
+                return {"serving": True, "note": None, "below_baseline": False}
+            return {"serving": False, "below_baseline": False,
+                    "note": f"the active batch model v{active['version']} was made by an earlier release and cannot "
+                            "serve; the next retrain replaces it (predictions use the online models only)"}
         versions = self.registry.index()["versions"]
         if not versions:
             return {"serving": False, "below_baseline": False,
                     "note": "no batch model trained yet; predictions use the online models only"}
         newest = versions[-1]
         return {"serving": False, "below_baseline": True,
-                "note": f"no batch model beats the majority-class baseline on its hold-out (newest v{newest['version']}: "
-                        f"log loss {newest['metrics']['log_loss']:.5f} vs {newest['metrics']['baseline']['log_loss']:.5f})"
-                        "; predictions use the online models only"}
+                "note": f"no batch model beats the majority-class baseline (newest v{newest['version']}: "
+                        f"{_evidence_text(newest)}); predictions use the online models only"}
 
     def active(self) -> dict | None:
         """The active version's record (version, trained_at, window, metrics, rows, duration_s, ...)."""
@@ -99,55 +103,78 @@ class BatchTrainer:
 
     # ---- training ----
     def retrain(self, progress: Progress | None = None, trigger: str = "api") -> dict:
-        """Fit a new version on the configured window and publish it (promoted or not).
+        """Fit a new version on every window and publish it (promoted or not).
 
-        Raises NotReady (nothing changed) when the window holds too few labeled rows, and
+        Raises NotReady (nothing changed) when the longest window holds too few labeled rows, and
         engine.locks.LockBusy when another retrain is running.
         """
         report = progress or _quiet
         started = time.monotonic()
         cfg = self.config()
+        inputs = spec(cfg)
         with ProcessLock(self.lock_dir, "batch_retrain", timeout=0):
             report(0.0, "loading candles")
-            parts = self._load(cfg, report)
-            train, test = _pool(parts)
-            _check_enough(cfg, parts, train, test)
-            report(0.5, f"fitting on {len(train['y'])} rows")
-            model = fit_batch_model(train["X"], train["y"])
-            report(0.75, f"validating on the {len(test['y'])} most recent rows")
-            base_rate = float(train["y"].mean())
-            metrics = score(test["y"], model.predict_proba(test["X"])[:, 1], base_rate)
-            metrics["beats_baseline"] = metrics["log_loss"] <= metrics["baseline"]["log_loss"]
-
-            def judge_against(champion: dict | None, champion_model: BatchModel | None) -> tuple[bool, dict]:
-                report(0.85, "comparing with the baseline and the active model")
-                theirs = None if champion_model is None else \
-                    score(test["y"], champion_model.predict_proba(test["X"])[:, 1], base_rate)
-                promote, decision = judge(metrics, theirs, champion and champion["version"],
-                                          champion is not None and _beats_baseline(champion))
-                report(0.9, "saving the new version")
-                return promote, {"champion_version": champion and champion["version"], "champion_metrics": theirs,
-                                 "decision": decision}
-
+            parts = self._load(cfg, inputs, report)
+            needed = min_rows(cfg["interval"])
+            _check_enough(cfg, parts, needed)
+            days = windows(cfg["batch_window_days"])
+            report(0.5, f"fitting the {', '.join(f'{d}-day' for d in days)} windows")
+            fits = fit_windows(parts, days, needed)
+            track, scored = self._track(cfg, inputs, parts)
+            report(0.7, f"choosing the window on {scored} newly scored rows" if scored else "judging on the hold-out")
+            decision = decide(track, fits, parts, max(10, needed // 5))
+            model = BatchModel(inputs.names, fits, decision.window_days)
+            promote, text = judge(decision.metrics, decision.evidence, decision.window_days,
+                                  {d: track.summary(d) for d in fits})
+            y_all = np.concatenate([p.y for p in parts])
+            recent = [(p, p.window(decision.window_days)[-max(1, len(p.window(decision.window_days)) // 5):])
+                      for p in parts]
+            report(0.85, "measuring feature importance")
             record = {
                 "trained_at": int(time.time() * 1000), "trigger": trigger,
-                "symbols": [p["symbol"] for p in parts], "interval": cfg["interval"],
-                "horizon": cfg["label_horizon"], "window_days": cfg["batch_window_days"],
-                "window": _span(np.concatenate([p["open_time"] for p in parts])),
-                "train_window": _span(train["open_time"]), "holdout_window": _span(test["open_time"]),
-                "rows": len(train["y"]) + len(test["y"]), "rows_train": len(train["y"]),
-                "rows_holdout": len(test["y"]), "by_symbol": _by_symbol(parts),
-                "metrics": metrics, "duration_s": round(time.monotonic() - started, 3),
-                "feature_importance": permutation_importance(model, test["X"], test["y"]),
+                "symbols": [p.symbol for p in parts], "interval": cfg["interval"], "horizon": cfg["label_horizon"],
+                "inputs": list(inputs.names), "window_days": decision.window_days,
+                "windows": {str(d): {"rows": int(sum(len(p.window(d)) for p in parts)), **track.summary(d)}
+                            for d in fits},
+                "evidence": decision.evidence, "track": track.to_dict(),
+                "trained_through": {p.symbol: int(p.open_time[-1]) for p in parts},
+                "up_rate": float(y_all.mean()),
+                "rows": int(sum(len(p.window(decision.window_days)) for p in parts)),
+                **{k: v for k, v in (decision.holdout or {}).items() if k != "by_symbol"},
+                "by_symbol": _by_symbol(parts, decision.window_days, (decision.holdout or {}).get("by_symbol", {})),
+                "metrics": decision.metrics, "duration_s": round(time.monotonic() - started, 3),
+                "feature_importance": permutation_importance(
+                    model, np.concatenate([p.X[i] for p, i in recent]), np.concatenate([p.y[i] for p, i in recent])),
             }
-            entry = self.registry.publish(model, record, judge_against, keep=cfg["batch_keep_versions"])
-            report(1.0, f"version {entry['version']} {entry['decision']}")
-        return {k: entry[k] for k in ("version", "promoted", "metrics", "champion_metrics", "champion_version",
-                                      "decision", "window", "train_window", "holdout_window", "duration_s",
-                                      "rows", "rows_train", "rows_holdout", "by_symbol", "trained_at")}
 
-    def _load(self, cfg: dict, report: Progress) -> list[dict]:
-        """Per symbol with data: its window's labeled rows (X, y, open_time, label_time), time-sorted."""
+            def judged(champion: dict | None, champion_model: BatchModel | None) -> tuple[bool, dict]:
+                report(0.9, "saving the new version")
+                return promote, {"champion_version": champion and champion["version"], "decision": text}
+
+            entry = self.registry.publish(model, record, judged, keep=cfg["batch_keep_versions"])
+            report(1.0, f"version {entry['version']} {entry['decision']}")
+        return {k: entry.get(k) for k in ("version", "promoted", "metrics", "champion_version", "decision",
+                                          "window_days", "windows", "evidence", "duration_s", "rows", "rows_train",
+                                          "rows_holdout", "by_symbol", "trained_at")}
+
+    def _track(self, cfg: dict, inputs, parts: list[Rows]) -> tuple[Track, int]:
+        """The newest version's live record, with its fits scored on the rows that came after its training
+        (a fresh record when the interval, horizon or inputs changed since)."""
+        versions = self.registry.index()["versions"]
+        newest = versions[-1] if versions else None
+        same = newest is not None and newest.get("interval") == cfg["interval"] and \
+            newest.get("horizon") == cfg["label_horizon"] and newest.get("inputs") == list(inputs.names)
+        if not same or not newest.get("available"):
+            return Track.for_interval(cfg["interval"]), 0
+        track = Track.from_dict(newest.get("track"), cfg["interval"])
+        previous = self.registry.model(newest["version"])
+        if previous is None:
+            return Track.for_interval(cfg["interval"]), 0
+        scored = score_previous(track, previous, parts, newest["trained_through"], newest["up_rate"])
+        return track, scored
+
+    def _load(self, cfg: dict, inputs, report: Progress) -> list[Rows]:
+        """Per symbol with data: the longest window's labelled rows, time-sorted."""
         interval, horizon = cfg["interval"], cfg["label_horizon"]
         step = INTERVAL_MS[interval]
         parts = []
@@ -163,53 +190,50 @@ class BatchTrainer:
             candles = self.store.range(symbol, interval, start - HISTORY_BARS * step, end)
             if len(candles) <= horizon:
                 continue
-            report(done + 0.2 / len(symbols), f"computing {symbol} features and labels")
-            X, y = build_dataset(candles, horizon)
+            report(done + 0.2 / len(symbols), f"computing {symbol} inputs and labels")
+            reference = reference_candles(self.store, cfg, symbol, start - HISTORY_BARS * step, end) \
+                if inputs.needs_reference else None
+            X, y = build_inputs(candles, horizon, inputs, reference)
             times = X.index.to_numpy(dtype=np.int64)
             keep = times >= start
             bar_times = candles["open_time"].to_numpy(dtype=np.int64)
             label_time = bar_times[np.searchsorted(bar_times, times[keep]) + horizon]
             if keep.any():
-                parts.append({"symbol": symbol, "X": as_matrix(X[keep]), "y": y.to_numpy()[keep],
-                              "open_time": times[keep], "label_time": label_time})
+                parts.append(Rows(symbol, X.to_numpy(dtype=np.float64)[keep], y.to_numpy()[keep], times[keep],
+                                  label_time))
         return parts
 
 
 def _beats_baseline(record: dict) -> bool:
-    """Whether a version's hold-out log loss is no worse than its majority-class baseline's."""
+    """Whether a version beat its majority-class baseline (on its live record or its hold-out)."""
     return bool(record["metrics"].get("beats_baseline"))
 
 
-def _pool(parts: list[dict]) -> tuple[dict, dict]:
-    """Split each symbol in time (purged hold-out, indices kept in the part), then pool the
-    training rows and the hold-out rows of all symbols."""
-    keys = ("X", "y", "open_time")
-    train, test = {k: [] for k in keys}, {k: [] for k in keys}
-    for part in parts:
-        part["train"], part["holdout"] = holdout_split(part["open_time"], part["label_time"])
-        for out, idx in ((train, part["train"]), (test, part["holdout"])):
-            for key in keys:
-                out[key].append(part[key][idx])
-    empty = {"X": np.empty((0, len(FEATURE_COLUMNS))), "y": np.empty(0, np.int64), "open_time": np.empty(0, np.int64)}
-    return tuple({k: np.concatenate(v) if v else empty[k] for k, v in out.items()} for out in (train, test))
+def _evidence_text(record: dict) -> str:
+    """A version's evidence in words: "live log loss 0.69310 vs 0.69301 over 512 rows" (or hold-out)."""
+    m = record["metrics"]
+    if m.get("log_loss") is None:
+        return f"{record.get('evidence', 'hold-out')}: too few rows to judge"
+    return (f"{record.get('evidence', 'hold-out')} log loss {m['log_loss']:.5f} vs {m['baseline']['log_loss']:.5f} "
+            f"over {m['n']} rows")
 
 
-def _by_symbol(parts: list[dict]) -> dict[str, dict]:
-    """Each symbol's rows and its window, training span and hold-out span (open times, ms)."""
-    return {p["symbol"]: {"rows": len(p["y"]), "window": _span(p["open_time"]),
-                          "train_window": _span(p["open_time"][p["train"]]),
-                          "holdout_window": _span(p["open_time"][p["holdout"]])} for p in parts}
+def _by_symbol(parts: list[Rows], days: int, holdout: dict[str, dict]) -> dict[str, dict]:
+    """Each symbol's rows in the serving window, their span and (hold-out evidence) its training and hold-out
+    spans (open times, ms; never pooled: symbols may replay unrelated eras)."""
+    return {p.symbol: {"rows": len(p.window(days)), "window": _span(p.open_time[p.window(days)]),
+                       **holdout.get(p.symbol, {})} for p in parts}
 
 
-def _check_enough(cfg: dict, parts: list[dict], train: dict, test: dict) -> None:
-    if len(train["y"]) >= MIN_TRAIN_ROWS and len(test["y"]) >= MIN_HOLDOUT_ROWS and len(set(train["y"])) == 2:
+def _check_enough(cfg: dict, parts: list[Rows], needed: int) -> None:
+    y = np.concatenate([p.y for p in parts]) if parts else np.empty(0)
+    if len(y) >= needed and 0 < y.sum() < len(y):
         return
-    rows = {p["symbol"]: len(p["y"]) for p in parts}
+    rows = {p.symbol: len(p.y) for p in parts}
     have = ", ".join(f"{symbol}: {rows.get(symbol, 0)}" for symbol in cfg["symbols"])
     raise NotReady(
-        f"batch model needs at least {MIN_TRAIN_ROWS} training and {MIN_HOLDOUT_ROWS} hold-out labeled rows "
-        f"with both up and down bars in the last {cfg['batch_window_days']} days of "
-        f"{', '.join(cfg['symbols'])} ({cfg['interval']}); have {len(train['y'])} + {len(test['y'])} ({have})")
+        f"batch model needs at least {needed} labeled rows with both up and down bars in the last "
+        f"{cfg['batch_window_days']} days of {', '.join(cfg['symbols'])} ({cfg['interval']}); have {len(y)} ({have})")
 
 
 def _span(times: np.ndarray) -> list[int] | None:

@@ -1,5 +1,7 @@
 """Time-ordered hold-out split with a purge gap, the scores a batch model is judged by, and the
 promotion rule (:func:`judge`), the same live (engine.batch.trainer) and in the walk-forward.
+The hold-out judges a first version only; later ones are judged on their live record
+(engine.batch.track).
 
 No shuffling: the hold-out is the most recent rows. A row's label looks ``horizon`` bars
 ahead, so a training row is kept only if the bar that decides its label opened before the
@@ -49,28 +51,27 @@ def score(y: np.ndarray, p_up: np.ndarray, base_rate: float) -> dict:
     return out
 
 
-def judge(metrics: dict, champion_metrics: dict | None, champion_version: int | None = None,
-          champion_serves: bool = True) -> tuple[bool, str]:
-    """(promote?, the decision in words) for a challenger scored ``metrics`` (see :func:`score`) on its
-    hold-out, against the champion scored on the same rows (None: no champion).
-
-    A challenger whose hold-out log loss is worse than the majority-class baseline's is never promoted,
-    not even as the first model. Otherwise it replaces a missing champion, one that does not beat its
-    own baseline (``champion_serves`` False), or one whose log loss on these rows is no better.
+def judge(metrics: dict, evidence: str, window_days: int, windows: dict[int, dict] | None = None) -> tuple[bool, str]:
+    """(promote?, the decision in words) for a version whose serving window scored ``metrics`` (log loss beside
+    the majority-class baseline's on the same rows) on its ``evidence``: "live" (the window's record on the
+    bars after its earlier fits, engine.batch.track) or "hold-out". Never promoted when worse than the baseline
+    there, not even as the first model. ``windows``: every window's record, for the text.
 
     >>> base = {"log_loss": 0.69301}
-    >>> judge({"log_loss": 0.69427, "baseline": base}, None)
-    (False, 'refused: hold-out log loss 0.69427 is worse than the majority-class baseline 0.69301')
-    >>> judge({"log_loss": 0.69, "baseline": base}, {"log_loss": 0.688}, 3)
-    (False, 'kept the active model: hold-out log loss 0.69000 vs v3 0.68800')
+    >>> judge({"log_loss": 0.69427, "baseline": base, "n": 400}, "hold-out", 90)[1]
+    "refused: the 90-day window's hold-out log loss 0.69427 over 400 rows is worse than the majority-class baseline 0.69301"
+    >>> judge({"log_loss": 0.6921, "baseline": base, "n": 900}, "live", 14)[1]
+    "promoted: the 14-day window's live log loss 0.69210 over 900 rows beats the majority-class baseline 0.69301"
     """
     ours, baseline = metrics["log_loss"], metrics["baseline"]["log_loss"]
+    what = f"the {window_days}-day window's {evidence} log loss"
+    if ours is None or baseline is None:
+        return False, f"refused: too few rows to judge {what} ({metrics.get('n', 0)})"
+    others = ""
+    if windows and len(windows) > 1:
+        scored = [f"{d}d {w['log_loss']:.5f}" for d, w in sorted(windows.items()) if w.get("log_loss") is not None]
+        others = f" (live records: {', '.join(scored)})" if scored else ""
     if ours > baseline:
-        return False, f"refused: hold-out log loss {ours:.5f} is worse than the majority-class baseline {baseline:.5f}"
-    if champion_metrics is None:
-        return True, f"promoted: no active model (hold-out log loss {ours:.5f}, baseline {baseline:.5f})"
-    if not champion_serves:
-        return True, f"promoted: the active v{champion_version} does not beat its baseline"
-    promote = ours <= champion_metrics["log_loss"]
-    verdict = "promoted" if promote else "kept the active model"
-    return promote, f"{verdict}: hold-out log loss {ours:.5f} vs v{champion_version} {champion_metrics['log_loss']:.5f}"
+        return False, (f"refused: {what} {ours:.5f} over {metrics['n']} rows is worse than the majority-class "
+                       f"baseline {baseline:.5f}{others}")
+    return True, f"promoted: {what} {ours:.5f} over {metrics['n']} rows beats the majority-class baseline {baseline:.5f}{others}"

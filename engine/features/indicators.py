@@ -54,6 +54,18 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 assert len(FEATURE_COLUMNS) == 23
 
+# Values any real market can produce, at any interval up to 1d (the bounds of rsi, the stochastics, Williams %R,
+# obv_slope and volume_ratio are exact; the others are wide: a move 100x its usual size falls outside).
+_RETURN, _LEVEL = (-0.9, 2.0), (-0.99, 10.0)
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "return_1": _RETURN, "momentum_10": _LEVEL, "candle_body": _RETURN, "upper_wick": (0.0, 5.0),
+    "lower_wick": (0.0, 5.0), "range_pct": (0.0, 5.0), "volume_ratio": (0.0, 20.0), "obv_slope": (-1.0, 1.0),
+    "rsi": (0.0, 100.0), "macd": (-1.0, 1.0), "macd_signal": (-1.0, 1.0), "macd_hist": (-1.0, 1.0),
+    "stoch_k": (0.0, 100.0), "stoch_d": (0.0, 100.0), "williams_r": (-100.0, 0.0), "dist_sma_20": _LEVEL,
+    "dist_ema_20": _LEVEL, "dist_sma_50": _LEVEL, "dist_bb_high": _LEVEL, "dist_bb_low": _LEVEL,
+    "bb_width": (0.0, 10.0), "atr": (0.0, 2.0), "volatility_20": (0.0, 2.0),
+}
+
 WARMUP_BARS = 49  # leading rows without every feature (SMA50 needs 50 bars): row WARMUP_BARS is the first full one
 HISTORY_BARS = 300  # bars latest_features uses: EMA/Wilder seeds have faded (~1e-8 of a full-history value)
 _INPUT_COLUMNS = ("open", "high", "low", "close", "volume")

@@ -2,9 +2,10 @@
 
 Each scored sample keeps the model's log loss and whether it was right, and the same for the
 majority-class baseline *known before that sample* (the Laplace-smoothed share of ups among the
-labels learned earlier, as :func:`engine.metrics.baseline_probabilities` defines it). A model
-whose recent log loss is worse than the baseline's over at least ``MIN_JUDGED`` samples is
-excluded from decisions until it recovers (:func:`exclusion_reason`).
+labels learned earlier, as :func:`engine.metrics.baseline_probabilities` defines it); the summary
+gives the verdict of engine.health on them. The outcome model may gate trades only while its
+recent log loss is no worse than its baseline's over at least ``MIN_JUDGED`` samples
+(:func:`exclusion_reason`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import math
 
 import numpy as np
 
+from engine.health import verdict
 from engine.metrics import sample_log_loss
 
 MIN_JUDGED = 100  # scored samples before a model's recent health is judged
@@ -44,18 +46,20 @@ class RecentScores:
         self.rows = np.concatenate([self.rows, rows.astype(np.float32)])[-MEMORY:]
 
     def summary(self, window: int) -> dict:
-        """{"n", "accuracy", "accuracy_se", "log_loss", "log_loss_se", "baseline_accuracy", "baseline_log_loss"}
-        over the newest ``window`` samples (values None when there are none)."""
+        """{"n", "accuracy", "accuracy_se", "log_loss", "log_loss_se", "baseline_accuracy", "baseline_log_loss",
+        "verdict"} over the newest ``window`` samples (values None when there are none)."""
         rows = self.rows[-window:].astype(np.float64)
         out = {"n": len(rows)}
         if not len(rows):
             return out | dict.fromkeys(("accuracy", "accuracy_se", "log_loss", "log_loss_se", "baseline_accuracy",
-                                        "baseline_log_loss"))
+                                        "baseline_log_loss")) | {"verdict": "too_few"}
         accuracy = float(rows[:, 1].mean())
         log_loss, log_loss_se = _mean_se(rows[:, 0])
+        gap, gap_se = _mean_se(rows[:, 0] - rows[:, 2])
         return out | {"accuracy": accuracy, "accuracy_se": math.sqrt(accuracy * (1 - accuracy) / len(rows)),
                       "log_loss": log_loss, "log_loss_se": log_loss_se,
-                      "baseline_accuracy": float(rows[:, 3].mean()), "baseline_log_loss": float(rows[:, 2].mean())}
+                      "baseline_accuracy": float(rows[:, 3].mean()), "baseline_log_loss": float(rows[:, 2].mean()),
+                      "verdict": verdict(gap, gap_se, len(rows))}
 
 
 def exclusion_reason(name: str, recent: dict, baseline: str = "the majority-class baseline's",

@@ -1,16 +1,23 @@
-"""``OnlineLearners``: scaler + the three models + their drift detectors, in memory (no I/O, picklable)."""
+"""``OnlineLearners``: scaler + the three models + their drift detectors, in memory (no I/O, picklable).
+
+Inputs are standardised by the scaler that follows the market (engine.online.scaler) and clipped
+to +-``CLIP`` standard deviations before any model sees them, and a missing input (NaN) reads as
+its mean: one absurd sample moves a model by a bounded step, never off the map.
+"""
 from __future__ import annotations
 
 import numpy as np
 from sklearn import config_context
 
 from engine.errors import ValidationError
+from engine.features import FEATURE_COLUMNS
 from engine.online.drift import ADWIN
-from engine.online.health import RecentScores, exclusion_reason
+from engine.online.health import RecentScores
 from engine.online.models import CLASSES, MODEL_NAMES, make_model
 from engine.online.scaler import EWMScaler
 
 LOG_EPS = 1e-15
+CLIP = 4.0  # standardised inputs are clipped to this many standard deviations
 REWARM_MIN_SAMPLES = 100  # a drifted model relearns at least this many of the newest samples
 
 
@@ -51,8 +58,10 @@ class OnlineLearners:
     True
     """
 
-    def __init__(self, random_state: int = 0, scaler_halflife: float = 500.0, drift_delta: float = 0.002):
+    def __init__(self, random_state: int = 0, scaler_halflife: float = 500.0, drift_delta: float = 0.002,
+                 inputs: tuple[str, ...] = FEATURE_COLUMNS):
         self.random_state = random_state
+        self.inputs = tuple(inputs)
         self.drift_delta = drift_delta
         self.scaler = EWMScaler(halflife=scaler_halflife)
         self.n_features: int | None = None
@@ -66,6 +75,7 @@ class OnlineLearners:
         """Models saved before the health window existed start with an empty one."""
         state.setdefault("recent", {name: RecentScores() for name in MODEL_NAMES})
         state.setdefault("label_counts", [0, 0])
+        state.setdefault("inputs", FEATURE_COLUMNS)
         self.__dict__.update(state)
 
     def base_rate(self) -> float:
@@ -73,11 +83,10 @@ class OnlineLearners:
         ups, count = self.label_counts
         return (ups + 1.0) / (count + 2.0)
 
-    def health(self, name: str, window: int) -> tuple[dict, str | None]:
-        """(recent scores over the newest ``window`` scored samples, see RecentScores.summary; why the model
-        is excluded from decisions, or None)."""
-        recent = self.recent[name].summary(window)
-        return recent, exclusion_reason(name, recent)
+    def health(self, name: str, window: int) -> dict:
+        """Recent scores over the newest ``window`` scored samples beside the baseline, with the verdict
+        (RecentScores.summary)."""
+        return self.recent[name].summary(window)
 
     def trained(self, name: str) -> bool:
         return self.counters[name]["samples_seen"] > 0
@@ -87,8 +96,8 @@ class OnlineLearners:
         if X.ndim != 2 or (self.n_features is not None and X.shape[1] != self.n_features):
             raise ValidationError("X", f"must be a 2-D array with {self.n_features or 'n'} feature columns, "
                                        f"got shape {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValidationError("X", "must hold finite numbers only")
+        if np.isinf(X).any():
+            raise ValidationError("X", "must hold finite numbers (or NaN for a missing input) only")
         if y is not None:
             y = np.asarray(y)
             if y.shape != (len(X),):
@@ -98,6 +107,10 @@ class OnlineLearners:
             y = y.astype(int)
         return X, y
 
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        Z = np.clip(self.scaler.transform(X), -CLIP, CLIP)
+        return np.where(np.isnan(Z), 0.0, Z)
+
     def _probabilities(self, Xs: np.ndarray) -> dict[str, np.ndarray | None]:
         return {name: model.predict_proba(Xs)[:, 1] if self.trained(name) else None
                 for name, model in self.models.items()}
@@ -105,7 +118,7 @@ class OnlineLearners:
     def predict_proba(self, X) -> dict[str, np.ndarray | None]:
         """P(up) per row from each model; None for a model that has not learned anything yet."""
         X, _ = self._check(X)
-        return self._probabilities(self.scaler.transform(X))
+        return self._probabilities(self._standardise(X))
 
     def score_then_learn(self, X, y) -> dict:
         """Score the batch with each trained model, update its drift detector, then learn the batch.
@@ -117,7 +130,7 @@ class OnlineLearners:
         X, y = self._check(X, y)
         if len(X) == 0:
             raise ValidationError("X", "needs at least one row")
-        probabilities = self._probabilities(self.scaler.transform(X))
+        probabilities = self._probabilities(self._standardise(X))
         base_rate = self.base_rate()  # the majority-class baseline known before this batch
         ups, count = self.label_counts
         results = {}
@@ -137,7 +150,7 @@ class OnlineLearners:
         self.n_features = X.shape[1]
         self.label_counts = [ups + int(y.sum()), count + len(y)]
         self.scaler.partial_fit(X)
-        Xs = self.scaler.transform(X)
+        Xs = self._standardise(X)
         with _fast():
             for name, model in self.models.items():
                 model.partial_fit(Xs, y, classes=CLASSES)
@@ -162,7 +175,7 @@ class OnlineLearners:
         unknown = set(names) - set(MODEL_NAMES)
         if unknown:
             raise ValidationError("names", f"unknown models {sorted(unknown)}")
-        Xs = self.scaler.transform(X)
+        Xs = self._standardise(X)
         for name in names:
             model = self.models[name] = make_model(name, self.random_state)
             self.detectors[name].reset()

@@ -13,6 +13,7 @@ from engine.atomic import VersionedFile
 from engine.db import Database
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
+from engine.features.inputs import spec
 from engine.locks import ProcessLock
 from engine.online.buffer import TrainingBuffer
 from engine.online.health import RecentScores
@@ -55,17 +56,18 @@ class OnlineLearningManager:
         """Validate and buffer one sample; returns 1, or 0 when (symbol, source, open_time) is stored.
         Raises engine.online.samples.SampleErrors naming every field at fault (target first)."""
         config = self.config()
-        values, target, symbol = check_sample(features, target, symbol, config["symbols"])
-        row = (symbol, check_source(source), check_open_time(open_time), values, target)
-        return self.buffer.insert([row], self.clock(), config["buffer_size"])
+        values, target, symbol = check_sample(features, target, symbol, config["symbols"], spec(config).names)
+        row = (symbol, check_source(source), check_open_time(open_time), list(values.values()), target)
+        return self.buffer.insert([row], self.clock(), config["buffer_size"], tuple(values))
 
     def add_samples(self, X: pd.DataFrame, y, symbol: str, source: str = "candle", open_times=None) -> int:
-        """Validate and buffer many samples (rows of X, FEATURE_COLUMNS); returns how many were new."""
+        """Validate and buffer many samples (rows of X: FEATURE_COLUMNS and other inputs by name); returns how
+        many were new."""
         config = self.config()
         symbol, source = check_symbol(symbol, config["symbols"]), check_source(source)
-        values, targets, times = check_frame(X, y, open_times)
+        values, targets, times, names = check_frame(X, y, open_times, spec(config).names)
         rows = [(symbol, source, t, list(v), int(target)) for v, target, t in zip(values.tolist(), targets, times)]
-        return self.buffer.insert(rows, self.clock(), config["buffer_size"]) if rows else 0
+        return self.buffer.insert(rows, self.clock(), config["buffer_size"], names) if rows else 0
 
     def pending_count(self) -> int:
         return self.buffer.pending_count()
@@ -85,17 +87,22 @@ class OnlineLearningManager:
         needed = self.required_samples(explicit)
         if (skipped := self._skip(self.buffer.pending_count(), needed)) is not None:
             return skipped
+        inputs = spec(config).names
         with ProcessLock(self.lock_dir, LOCK_NAME):
-            ids, X, y = self.buffer.pending()  # re-read: another process may have learned them
+            ids, X, y = self.buffer.pending(inputs)  # re-read: another process may have learned them
             if (skipped := self._skip(len(ids), needed)) is not None:
                 return skipped
             # learn on the writer's private copy (re-read from disk only when another process saved since):
             # readers (other threads too) keep the saved version
             payload = self._working.load()[1]
-            learners = payload["learners"] if payload else OnlineLearners()
+            learners = payload["learners"] if payload else OnlineLearners(inputs=inputs)
             now = self.clock()
             try:
+                restart = self._restart(learners, inputs, now) if learners.inputs != inputs else None
+                if restart is not None:
+                    learners = restart[0]
                 history, events, scored = self._learn(learners, ids, X, y, batch_size, config["buffer_size"], now)
+                events[:0] = [] if restart is None else [restart[1]]
                 with self.db.transaction() as conn:
                     self.buffer.mark_learned(conn, ids, now)
                     conn.executemany("INSERT INTO online_performance(time, model, accuracy, log_loss, "
@@ -108,7 +115,21 @@ class OnlineLearningManager:
                 raise
         results = {name: (correct / n if n else None) for name, (correct, n) in scored.items()}
         return {"status": "updated", "reason": None, "samples": len(ids), "update_results": results,
-                "version": version, "drift": sorted({model for _, model, _ in events})}
+                "version": version, "drift": sorted({model for _, model, _ in events if model in MODEL_NAMES})}
+
+    def _restart(self, old: OnlineLearners, inputs: tuple[str, ...], now: int) -> tuple[OnlineLearners, tuple]:
+        """New learners for changed inputs, warmed on the buffer's learned samples (oldest first), and the event
+        that says so."""
+        learners = OnlineLearners(inputs=inputs)
+        _, X, y = self.buffer.learned(inputs)
+        for start in range(0, len(y), 50):
+            learners.score_then_learn(X[start:start + 50], y[start:start + 50])
+        added = sorted(set(inputs) - set(old.inputs))
+        removed = sorted(set(old.inputs) - set(inputs))
+        change = "; ".join(part for part in (f"added {', '.join(added)}" if added else "",
+                                             f"removed {', '.join(removed)}" if removed else "") if part)
+        return learners, (now, "all", f"inputs changed ({change}): the online models restarted on the "
+                                      f"{len(y)} samples in the buffer")
 
     @staticmethod
     def _skip(waiting: int, needed: int) -> dict | None:
@@ -137,7 +158,7 @@ class OnlineLearningManager:
                     events.append((now, name, f"{name}: error rate rose to {detector.estimation:.0%} over the last "
                                                f"{detector.width} samples; re-warmed from the newest {rows} "
                                                f"buffered samples"))
-                    learners.rewarm(*self.buffer.upto(ids[stop - 1], rows), names=[name])
+                    learners.rewarm(*self.buffer.upto(ids[stop - 1], rows, learners.inputs), names=[name])
         return history, events, scored
 
     # -- reading -------------------------------------------------------------------------------
@@ -148,38 +169,40 @@ class OnlineLearningManager:
         return version, payload["learners"], payload["updated_at"]
 
     def predict_proba(self, X: pd.DataFrame) -> dict[str, np.ndarray | None]:
-        """P(up) per row of X (FEATURE_COLUMNS) from each model; None for an untrained model."""
+        """P(up) per row of X (inputs by name; one the models learned but X lacks reads as NaN) from each model;
+        None for an untrained model."""
         missing = [c for c in FEATURE_COLUMNS if c not in X.columns]
         if missing:
             raise ValidationError(f"X.{missing[0]}", "missing column")
         learners = self._current()[1]
         if learners is None:
             return {name: None for name in MODEL_NAMES}
-        return learners.predict_proba(X[list(FEATURE_COLUMNS)].to_numpy(dtype=float))
+        return learners.predict_proba(X.reindex(columns=list(learners.inputs)).to_numpy(dtype=float))
 
     def stats(self) -> dict:
         """Per model: counters, prequential accuracy/log loss since its last reset, ``recent`` (the last
-        ``online_health_window`` scored samples beside the majority-class baseline), ``excluded`` and
-        ``excluded_reason`` (recent log loss worse than the baseline's: weight 0 in the hybrid); ``base_rate``:
-        the majority-class baseline's P(up) over the labels learned (the hybrid's answer when every model is
-        excluded)."""
+        ``online_health_window`` scored training samples beside the majority-class baseline, with the verdict of
+        engine.health; the hybrid's weights come from each symbol's scored predictions, engine.hybrid);
+        ``base_rate``: the majority-class baseline's P(up) over the labels learned; ``inputs``: what the models
+        read."""
         version, learners, updated_at = self._current()
         window = self.config()["online_health_window"]
         models = {}
         for name in MODEL_NAMES:
             c = learners.counters[name] if learners else new_counter()
-            recent, reason = learners.health(name, window) if learners else (RecentScores().summary(window), None)
+            recent = learners.health(name, window) if learners else RecentScores().summary(window)
             models[name] = {
                 "samples_seen": c["samples_seen"], "version": version,
                 "last_update": updated_at if c["samples_seen"] else None,
                 "accuracy": c["correct"] / c["scored"] if c["scored"] else None,
                 "log_loss": c["log_loss_sum"] / c["scored"] if c["scored"] else None,
                 "drift": c["drift"], "drifts": c["drifts"], "scored": c["scored"],
-                "recent": recent, "excluded": reason is not None, "excluded_reason": reason,
+                "recent": recent,
             }
         events = self.db.query("SELECT time, model, message FROM online_drift_events ORDER BY id DESC LIMIT ?",
                                (DRIFT_EVENTS_SHOWN,))
         return {"models": models, "base_rate": learners.base_rate() if learners else 0.5,
+                "inputs": list(learners.inputs) if learners else None,
                 "buffer_size": self.buffer.size(), "buffer_max": self.config()["buffer_size"],
                 "pending": self.buffer.pending_count(), "drift_events": [dict(e) for e in events]}
 

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
+WINSOR = 8.0
+
 
 class EWMScaler:
     """Standardise features with exponentially weighted statistics (half-life in samples).
 
     A batch update is exact and vectorised; until the first update it is the identity. Early on
-    (few samples) it is the plain mean/std; a feature without spread is only centred.
+    (few samples) it is the plain mean/std; a feature without spread is only centred. Robust to
+    bad rows: a missing value (NaN) counts as the current mean, and once ``settled`` rows were seen
+    a value is winsorised to mean +- ``WINSOR`` x scale before it updates the statistics, so one
+    absurd sample cannot drag the scale the models depend on.
 
     >>> s = EWMScaler(halflife=100)
     >>> s = s.partial_fit(np.array([[1.0], [3.0]]))
@@ -16,8 +21,11 @@ class EWMScaler:
     (array([2.]), array([1.]))
     """
 
-    def __init__(self, halflife: float = 500.0, min_std: float = 1e-6):
+    settled = 50  # (scalers saved before winsorising existed get it from here)
+
+    def __init__(self, halflife: float = 500.0, min_std: float = 1e-6, settled: int = 50):
         self.halflife = float(halflife)
+        self.settled = settled
         self.min_std = min_std  # relative to 1 + |mean|
         self._decay = 0.5 ** (1.0 / self.halflife)
         self._w = 0.0
@@ -32,6 +40,7 @@ class EWMScaler:
         n = len(X)
         if n == 0:
             return self
+        X = self._robust(X)
         weights = self._decay ** np.arange(n - 1, -1, -1, dtype=float)  # newest row weighs 1
         w_batch = float(weights.sum())
         mean_batch = weights @ X / w_batch
@@ -48,6 +57,17 @@ class EWMScaler:
         std = np.sqrt(self.var_)
         self.scale_ = np.where(std > self.min_std * (1.0 + np.abs(self.mean_)), std, 1.0)
         return self
+
+    def _robust(self, X: np.ndarray) -> np.ndarray:
+        """X with NaN at the current mean and, once settled, extreme values winsorised."""
+        if self.mean_ is None:
+            known = np.isfinite(X)
+            centre = np.where(known, X, 0.0).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+            return np.where(np.isnan(X), centre, X)
+        X = np.where(np.isnan(X), self.mean_, X)
+        if self._w >= self.settled:
+            X = np.clip(X, self.mean_ - WINSOR * self.scale_, self.mean_ + WINSOR * self.scale_)
+        return X
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=float)

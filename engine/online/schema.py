@@ -10,7 +10,7 @@ MIGRATIONS = [  # db.migrate splits scripts on ";": none inside comments
         symbol TEXT NOT NULL,
         source TEXT NOT NULL,
         open_time INTEGER,            -- epoch ms of the bar, NULL for api samples without one
-        features TEXT NOT NULL,       -- JSON list of floats in FEATURE_COLUMNS order
+        features TEXT NOT NULL,       -- JSON list of floats in the order of inputs (FEATURE_COLUMNS when NULL)
         target INTEGER NOT NULL,      -- 1: up, 0: not up
         created_at INTEGER NOT NULL,  -- epoch ms
         learned_at INTEGER            -- epoch ms, NULL while pending
@@ -36,6 +36,8 @@ MIGRATIONS = [  # db.migrate splits scripts on ";": none inside comments
     """,
     # the same features as little-endian float64 bytes: read back without parsing text (NULL in older rows)
     "ALTER TABLE online_samples ADD COLUMN features_f64 BLOB",
+    # the input names of features / features_f64, comma-separated (NULL: the 23 FEATURE_COLUMNS)
+    "ALTER TABLE online_samples ADD COLUMN inputs TEXT",
 ]
 
 

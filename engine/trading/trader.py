@@ -30,7 +30,7 @@ import pandas as pd
 from engine.config import SYMBOL
 from engine.db import Database
 from engine.errors import ValidationError
-from engine.features import FEATURE_COLUMNS
+from engine.features.inputs import spec
 from engine.online.samples import check_features
 from engine.trading.ledger import SUMMARY_COLUMNS, TradeLedger
 from engine.trading.signals import DIRECTIONS, LONG, signal_side
@@ -117,8 +117,7 @@ class PaperTrader:
         if side is None:
             return None
         symbol, open_time = _validate_bar(prediction)
-        values = dict(zip(FEATURE_COLUMNS, check_features(prediction.get("features") if features is None
-                                                         else features)))
+        values = check_features(prediction.get("features") if features is None else features, spec(cfg).names)
         signal = {"symbol": symbol, "interval": cfg["interval"], "open_time": open_time, "side": side,
                   "prediction": int(prediction["ensemble_prediction"]),
                   "confidence": float(prediction["ensemble_confidence"]), "threshold": threshold,
