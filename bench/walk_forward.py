@@ -85,7 +85,7 @@ def main(online_every: int = 6, retrain_every: int = 24) -> None:
     begin = int(full.signals["bar"].iloc[0])  # the first signal of the warm-up window
     prob_up = np.full(n, np.nan)
     prob_up[full.signals["bar"].to_numpy()] = full.signals["p_up"].to_numpy()
-    signals, walk_s, _ = _timed(lambda: gated_signals(candles, prob_up, X, labels, config, begin))
+    signals, walk_s, _ = _timed(lambda: gated_signals(candles, prob_up, X[:, :23], config, begin))
     _, compare_s, _ = _timed(lambda: strategy_moments(candles, signals, config, first))
     print(f"reference: online track alone {online_s:.2f} s wall, {online_cpu:.2f} s CPU; batch track alone "
           f"{batch_s:.2f} s wall, {batch_cpu:.2f} s CPU; today's replay / max(tracks) = "

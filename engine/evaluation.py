@@ -44,7 +44,7 @@ from engine.trading.comparison import combine as combine_moments
 from engine.trading.simulator import TradeRules
 
 MODELS = (*ONLINE_MODELS, "batch")
-VOTERS = weighting.VOTERS  # the hybrid's weight columns: the models and the majority-class baseline
+VOTERS = weighting.VOTERS  # the hybrid's weight columns: the models and abstain
 DAY_MS = 86_400_000
 UPDATE_CHUNK = 50  # rows per test-then-train step (the live manager's default batch_size)
 INLINE_BARS = 2000  # shorter spans run the batch track in this process (a worker costs ~1.5 s to start)
@@ -141,12 +141,13 @@ def _batch_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, open_time: np.
 
 def _weights(probs: dict[str, np.ndarray], y: np.ndarray, baseline: np.ndarray, config: dict, horizon: int,
              interval: str) -> np.ndarray:
+    """``baseline``: the majority class's P(up) per bar, what the fixed mode judges the models against."""
     """(n, len(VOTERS)) the hybrid's weights per bar under the configured mode (engine.weighting)."""
     P = np.column_stack([probs[name] for name in MODELS])
     fixed_weights = {"batch": config["ensemble_weight_batch"], "online": config["ensemble_weight_online"]}
     if config["hybrid_mode"] == "adaptive":
         halflife = config["hybrid_memory_days"] * DAY_MS / INTERVAL_MS[interval]
-        return weighting.adaptive(P, y, baseline, weighting.priors(fixed_weights), halflife, lag=horizon)
+        return weighting.adaptive(P, y, weighting.priors(fixed_weights), halflife, lag=horizon)
     out = weighting.excluded(P, y, baseline, config["online_health_window"], lag=horizon)
     return weighting.fixed(P, fixed_weights, out)
 
@@ -211,8 +212,8 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
         probs[name][:begin] = np.nan
     W = _weights(probs, y, baselines["majority_class"], config, horizon, interval)
     answered = np.isfinite(np.column_stack([probs[name] for name in MODELS])).any(axis=1)
-    probs["ensemble"] = np.where(answered, weighting.combine(np.column_stack([probs[name] for name in MODELS]),
-                                                             baselines["majority_class"], W), np.nan)
+    probs["ensemble"] = np.where(answered, weighting.combine(np.column_stack([probs[name] for name in MODELS]), W),
+                                 np.nan)
     shares = {name: W[:, j] for j, name in enumerate(VOTERS)}
 
     hybrid_bars = span & np.isfinite(probs["ensemble"])
@@ -244,8 +245,8 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
     predictions.loc[~np.isfinite(ensemble), "prediction"] = pd.NA
     result = WalkForwardResult(report, predictions)
     if trading:
-        signals = gated_signals(candles.iloc[:stop], probs["ensemble"][:stop], X[:, :len(FEATURE_COLUMNS)], labels,
-                                config, begin)
+        signals = gated_signals(candles.iloc[:stop], probs["ensemble"][:stop], X[:, :len(FEATURE_COLUMNS)], config,
+                                begin)
         seeds = {} if random_seeds is None else {"seeds": random_seeds}
         result.signals = signals
         result.moments = strategy_moments(candles.iloc[:stop], signals, config, first, stream=stream, **seeds)

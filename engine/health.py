@@ -113,7 +113,8 @@ def model_health(log, symbols: Iterable[str], interval: str, horizon: int, windo
     out = {}
     for s in symbols:
         shares = log.weights(s, interval, 1)
-        weights = None if shares.empty else {k: float(v) for k, v in shares.iloc[-1].items() if k != "open_time"}
+        weights = None if shares.empty else {k: float(v) for k, v in shares.iloc[-1].items()
+                                             if k != "open_time" and np.isfinite(v)}
         out[s] = symbol_health(log.scored(s, interval, 2 * window), horizon, window, weights=weights)
     return {"window": window, "min_samples": MIN_SAMPLES, "symbols": out}
 
@@ -136,8 +137,8 @@ def below_baseline_alerts(health: dict, now: int) -> list[dict]:
 
 
 def excluded_alerts(health: dict, now: int) -> list[dict]:
-    """One alert per symbol and model that had weight 0 in the newest prediction while the other models voted
-    (the fixed mode's exclusion; kind "model_excluded")."""
+    """One alert per symbol and model that answered the newest prediction with weight 0 while others voted (the
+    fixed mode's exclusion; kind "model_excluded")."""
     alerts = []
     for symbol, h in (health.get("symbols") or {}).items():
         weighted = {name: m["weight"] for name, m in h["models"].items() if m.get("weight") is not None}

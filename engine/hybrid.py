@@ -3,7 +3,7 @@
 The weights come from engine.weighting, the same rule the walk-forward replays: ``fixed`` (the
 configured shares, a model worse than the majority-class baseline lately sitting out) or
 ``adaptive`` (each model's share follows its log loss on the symbol's recent scored predictions,
-the majority-class baseline competing too). :class:`HybridEnsemble` applies it to the latest
+beside a voter that abstains at 1/2). :class:`HybridEnsemble` applies it to the latest
 closed candle of a symbol, logs the prediction with the weights it used (engine.predictions) and
 reports live accuracy once outcomes are known.
 """
@@ -67,10 +67,9 @@ class HybridEnsemble:
         versions["batch"] = None if active is None else active["version"]
         return versions
 
-    def weights(self, symbol: str, answers: list, cfg: dict) -> tuple[dict, dict, str, float]:
-        """({voter: share}, {model: why it sits out} (fixed mode), a note on how they were set, the majority-class
-        baseline's P(up)) for the models' ``answers`` (P(up) or None, MODELS order) on ``symbol``'s next bar,
-        from its scored predictions."""
+    def weights(self, symbol: str, answers: list, cfg: dict) -> tuple[dict, dict, str]:
+        """({voter: share}, {model: why it sits out} (fixed mode), a note on how they were set) for the models'
+        ``answers`` (P(up) or None, MODELS order) on ``symbol``'s next bar, from its scored predictions."""
         interval = cfg["interval"]
         halflife = cfg["hybrid_memory_days"] * DAY_MS / INTERVAL_MS[interval]
         adaptive = cfg["hybrid_mode"] == "adaptive"
@@ -79,23 +78,23 @@ class HybridEnsemble:
         P = np.vstack([history[list(MODELS)].to_numpy(dtype=float),
                        [[np.nan if a is None else a for a in answers]]])
         y = np.append(history["outcome"].to_numpy(dtype=float), np.nan)
-        base = baseline_probabilities(y, 1)["majority_class"]
         fixed = {"batch": cfg["ensemble_weight_batch"], "online": cfg["ensemble_weight_online"]}
         if adaptive:
-            W = weighting.adaptive(P, y, base, weighting.priors(fixed), halflife, lag=1)[-1]
+            W = weighting.adaptive(P, y, weighting.priors(fixed), halflife, lag=1)[-1]
             how = (f"adaptive: each model's share follows its log loss on the last {len(history)} scored "
                    f"{symbol} predictions (half-life {cfg['hybrid_memory_days']:g} days)")
-            return dict(zip(weighting.VOTERS, W.tolist())), {}, how, float(base[-1])
+            return dict(zip(weighting.VOTERS, W.tolist())), {}, how
+        base = baseline_probabilities(y, 1)["majority_class"]
         out = weighting.excluded(P, y, base, cfg["online_health_window"], lag=1)[-1]
         W = weighting.fixed(P[-1:], fixed, out[None])[0]
         reasons = {name: _exclusion_reason(name, P[:-1, j], y[:-1], base[:-1], cfg["online_health_window"], symbol)
                    for j, name in enumerate(MODELS) if out[j]}
-        return dict(zip(weighting.VOTERS, W.tolist())), reasons, "fixed weights", float(base[-1])
+        return dict(zip(weighting.VOTERS, W.tolist())), reasons, "fixed weights"
 
     def predict(self, symbol: str, store_prediction: bool = True) -> dict:
         """The ensemble's call on the latest closed candle of ``symbol`` (never raises for missing models),
-        with the weights it used (``weights``: voter -> share, the majority-class baseline included) and, in
-        fixed mode, the models sitting out (``excluded``: model -> reason, also in ``notes``)."""
+        with the weights it used (``weights``: voter -> share, abstain included) and, in fixed mode, the models
+        sitting out (``excluded``: model -> reason, also in ``notes``)."""
         cfg = self.config()
         if symbol not in cfg["symbols"]:
             raise ValidationError("symbol", f"unknown symbol {symbol!r}; configured: {', '.join(cfg['symbols'])}")
@@ -125,10 +124,10 @@ class HybridEnsemble:
         if all(a is None for a in answers):
             out["notes"] += notes + ["no model is trained yet"]
             return out
-        weights, excluded, how, base_rate = self.weights(symbol, answers, cfg)
+        weights, excluded, how = self.weights(symbol, answers, cfg)
         notes += list(excluded.values())
         P = np.array([[np.nan if a is None else a for a in answers]])
-        p = float(weighting.combine(P, np.array([base_rate]), np.array([[weights[v] for v in weighting.VOTERS]]))[0])
+        p = float(weighting.combine(P, np.array([[weights[v] for v in weighting.VOTERS]]))[0])
         individual = {n: None if online.get(n) is None else to_prediction(online[n]) for n in ONLINE_MODELS}
         out.update(
             status="degraded" if notes else "ok", notes=notes + [how], excluded=excluded,
@@ -140,9 +139,10 @@ class HybridEnsemble:
             weights={v: w for v, w in weights.items() if w > 0},
             model_versions=self._versions(self.online.stats()["models"]),
         )
-        if store_prediction:
+        if store_prediction:  # a model that did not answer has no weight to record (NULL), not a weight of 0
+            answered = {v: w for v, w in weights.items() if v == "abstain" or out["probabilities"].get(v) is not None}
             self.log.record(symbol, interval, open_time, horizon, out["probabilities"], out["status"],
-                            close=close, model_versions=out["model_versions"], weights=weights)
+                            close=close, model_versions=out["model_versions"], weights=answered)
         return out
 
     def score_outcomes(self) -> int:

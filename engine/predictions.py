@@ -20,7 +20,7 @@ from engine.metrics import summarize, to_prediction
 
 MODELS = ("sgd", "passive_aggressive", "mlp_online", "batch")
 COLUMNS = tuple(f"p_{m}" for m in MODELS) + ("p_ensemble",)
-VOTERS = (*MODELS, "majority_class")
+VOTERS = (*MODELS, "abstain")
 WEIGHT_COLUMNS = tuple(f"w_{v}" for v in VOTERS)  # the share each voter had in the hybrid (NULL: not recorded)
 
 MIGRATIONS = [
@@ -72,9 +72,9 @@ class PredictionLog:
                status: str, close: float | None = None, model_versions: dict | None = None,
                created_at: int | None = None, weights: dict | None = None) -> None:
         """Store one prediction; ``probabilities`` maps MODELS and "ensemble" to P(up) or None, ``weights``
-        VOTERS to the share each had in the hybrid."""
+        VOTERS to the share each had in the hybrid (a voter left out: NULL, it did not answer)."""
         values = [probabilities.get(c[2:]) for c in COLUMNS]
-        shares = [None if weights is None else float(weights.get(v, 0.0)) for v in VOTERS]
+        shares = [None if weights is None or v not in weights else float(weights[v]) for v in VOTERS]
         with self.db.transaction() as conn:
             conn.execute(_UPSERT, (symbol, interval, int(open_time), int(horizon),
                                    _now_ms() if created_at is None else int(created_at), status, *values, *shares,
@@ -168,7 +168,7 @@ class PredictionLog:
         oldest first (open_time and a column per VOTERS)."""
         rows = self.db.connect().execute(
             f"SELECT open_time, {', '.join(WEIGHT_COLUMNS)} FROM predictions WHERE symbol=? AND interval=? "
-            f"AND {WEIGHT_COLUMNS[0]} IS NOT NULL ORDER BY open_time DESC LIMIT ?",
+            "AND w_abstain IS NOT NULL ORDER BY open_time DESC LIMIT ?",
             (symbol, interval, int(limit))).fetchall()
         table = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(VOTERS))[::-1]
         return pd.DataFrame({"open_time": table[:, 0].astype(np.int64),

@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 
 from engine.candles import INTERVAL_MS
-from engine.labels import Labels, mean_abs_move
 from engine.metrics import summarize as score_summary
 from engine.outcome import OutcomeLearner
 from engine.outcome.walk import outcome_walk, signal_outcomes
 from engine.trading.backtest import select
 from engine.trading.comparison import (RANDOM_SEEDS, bar_series, bars_per_year, bootstrap_moments,
                                        buy_and_hold_series, moments, random_entry_moments, summarize)
-from engine.trading.signals import expected_move_pct, round_trip_cost_pct, size_multiplier
+from engine.trading.signals import round_trip_cost_pct, size_multiplier
+from engine.trading.trade_move import MARGIN_SE, rolling
 from engine.trading.simulator import TradeRules
 
 STRATEGIES = ("rules", "rules_cost", "rules_outcome", "rules_cost_outcome")
@@ -40,18 +40,22 @@ def live_strategy(config: dict) -> str:
     return "rules" + "_cost" * config["cost_gate_enabled"] + "_outcome" * config["outcome_gate_enabled"]
 
 
-def gated_signals(candles: pd.DataFrame, prob_up: np.ndarray, features: np.ndarray, labels: Labels, config: dict,
-                  first: int, learner: OutcomeLearner | None = None) -> pd.DataFrame:
+def gated_signals(candles: pd.DataFrame, prob_up: np.ndarray, features: np.ndarray, config: dict, first: int,
+                  learner: OutcomeLearner | None = None) -> pd.DataFrame:
     """Every signal from bar ``first`` on (see engine.outcome.walk), one row each: ``bar``, ``open_time``,
-    ``side``, ``p_up``, ``expected_move_pct``, ``cost_ok``, ``p_win``, ``base_p``, ``threshold``,
+    ``side``, ``p_up``, ``expected_move_pct`` (over the trade, engine.trading.trade_move: measured on the
+    signals whose trades closed before it), ``cost_ok``, ``p_win``, ``base_p``, ``threshold``,
     ``outcome_excluded``, ``outcome_ok``, ``size``, its trade (``exit_bar``, ``pnl``, ``return_pct``, ...) and
     ``scored_p``."""
     signals = signal_outcomes(candles, prob_up, config, first)
     walk = outcome_walk(signals, features, config, learner)
-    move = mean_abs_move(labels, config["expected_move_window_bars"])[signals["bar"]]
-    expected = expected_move_pct(signals["p_up"], move)
+    cost = round_trip_cost_pct(config)
+    edge = signals["side"] * (2.0 * signals["p_up"] - 1.0)
+    window = max(config["expected_move_window_bars"], config["max_holding_bars"] + 1)
+    beta, se, _ = rolling(signals["bar"], signals["exit_bar"], edge, signals["return_pct"] + cost, window)
+    expected = (beta - MARGIN_SE * se) * edge
     with np.errstate(invalid="ignore"):
-        cost_ok = expected > round_trip_cost_pct(config)
+        cost_ok = expected > cost
         outcome_ok = (walk["p_win"] >= walk["threshold"]) & ~walk["excluded"]
     size = np.ones(len(expected))
     size[outcome_ok] = size_multiplier(walk["p_win"][outcome_ok], walk["threshold"][outcome_ok],
@@ -142,7 +146,8 @@ def trading_report(signals: pd.DataFrame, first: int, config: dict) -> dict:
         "outcome_judged": len(judged), "outcome_excluded": int(reported["outcome_excluded"].sum()),
         "outcome_ok": int(reported["outcome_ok"].sum()),
         "round_trip_cost_pct": round_trip_cost_pct(config),
-        "expected_move_pct_median": float(np.nanmedian(reported["expected_move_pct"])) if len(reported) else None,
+        "expected_move_pct_median": float(np.nanmedian(reported["expected_move_pct"]))
+        if np.isfinite(reported["expected_move_pct"]).any() else None,
         "outcome_model": {"model": score_summary(target, closed["p_win"].to_numpy()),
                           "baseline": score_summary(target, closed["base_p"].to_numpy()),
                           "learned_before_span": int(len(earlier))},

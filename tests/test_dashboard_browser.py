@@ -97,7 +97,8 @@ def test_each_tab_renders(page, server):
 
 def test_form_rejects_bad_input_and_accepts_good_input(page, server):
     for name in FEATURE_COLUMNS:
-        page.fill(f"[id='{{\"name\":\"{name}\",\"type\":\"feature-input\"}}']", "0.0125")
+        page.fill(f"[id='{{\"name\":\"{name}\",\"type\":\"feature-input\"}}']",
+                  "-50" if name == "williams_r" else "0.0125")  # a plausible value for every field
     rsi = page.locator("[id='{\"name\":\"rsi\",\"type\":\"feature-input\"}']")
     rsi.fill("abc")
     page.select_option("#form-target", "1")

@@ -106,9 +106,9 @@ def test_adaptive_weights_mix_every_voter_and_the_report_says_how_much_each_coun
     p = result.predictions
     weights = p[WEIGHT_COLUMNS].to_numpy()
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
-    mix = sum(p[f"w_{v}"] * p[f"p_{v}"] for v in VOTERS)
+    mix = sum(p[f"w_{m}"] * p[f"p_{m}"] for m in MODELS) + p.w_abstain * 0.5
     np.testing.assert_allclose(p.p_ensemble, mix)
-    assert (weights > 0).all()  # every model answered every bar, and the majority-class baseline always competes
+    assert (weights > 0).all()  # every model answered every bar, and abstain always competes
     assert result.report["hybrid_mode"] == "adaptive"
     for v in VOTERS:
         assert result.report["mean_weight"][v] == pytest.approx(p[f"w_{v}"].mean())
@@ -124,7 +124,7 @@ def test_fixed_weights_leave_out_models_worse_than_their_baseline(span):
     np.testing.assert_allclose(online.sum(axis=1), np.where(voting > 0, np.where(batch, 0.3, 1.0), 0.0))
     np.testing.assert_allclose(p.w_batch, np.where(batch, np.where(voting > 0, 0.7, 1.0), 0.0))
     assert (online == 0).to_numpy().any() and p[["p_sgd", "p_passive_aggressive", "p_mlp_online"]].notna().all().all()
-    np.testing.assert_allclose(p.p_ensemble, sum(p[f"w_{v}"] * p[f"p_{v}"] for v in VOTERS))
+    np.testing.assert_allclose(p.p_ensemble, sum(p[f"w_{m}"] * p[f"p_{m}"] for m in MODELS) + p.w_abstain * 0.5)
 
 
 def test_strategies_rules_match_the_backtest_and_the_gates_only_take_what_passed(result, span):

@@ -18,7 +18,7 @@ def test_fixed_full_house_weights_batch_07_and_splits_online_share():
     P = np.array([[0.2, 0.5, 0.8, 0.9]])
     w = weighting.fixed(P, W)
     assert shares(w[0]) == pytest.approx({"sgd": 0.1, "passive_aggressive": 0.1, "mlp_online": 0.1, "batch": 0.7})
-    assert weighting.combine(P, np.array([0.5]), w)[0] == pytest.approx(0.1 * (0.2 + 0.5 + 0.8) + 0.7 * 0.9)
+    assert weighting.combine(P, w)[0] == pytest.approx(0.1 * (0.2 + 0.5 + 0.8) + 0.7 * 0.9)
 
 
 def test_fixed_weights_are_configurable_and_missing_parts_renormalise():
@@ -34,8 +34,8 @@ def test_fixed_weights_are_configurable_and_missing_parts_renormalise():
 def test_fixed_zero_weight_for_the_only_part_that_answered_and_exclusion_falls_back_to_the_baseline():
     assert shares(weighting.fixed(np.array([[NAN, NAN, NAN, 0.3]]), {"batch": 0.0, "online": 1.0})[0]) == {"batch": 1.0}
     everyone_out = weighting.fixed(np.array([[0.2, 0.4, 0.9, 0.6]]), W, np.ones((1, 4), bool))
-    assert shares(everyone_out[0]) == {"majority_class": 1.0}
-    assert weighting.combine(np.array([[0.2, 0.4, 0.9, 0.6]]), np.array([0.52]), everyone_out)[0] == pytest.approx(0.52)
+    assert shares(everyone_out[0]) == {"abstain": 1.0}
+    assert weighting.combine(np.array([[0.2, 0.4, 0.9, 0.6]]), everyone_out)[0] == 0.5
 
 
 def test_a_model_worse_than_the_baseline_over_its_window_is_excluded_until_it_recovers():
@@ -50,21 +50,21 @@ def test_a_model_worse_than_the_baseline_over_its_window_is_excluded_until_it_re
     assert not out[:, 1:].any()  # as good as the baseline is not worse; no answer is never judged
 
 
-def test_adaptive_weights_follow_recent_log_loss_and_the_baseline_takes_over_where_nothing_is_learnt():
+def test_adaptive_weights_follow_recent_log_loss_and_abstain_takes_over_where_nothing_is_learnt():
     rng = np.random.default_rng(0)
     n = 3000
     y = (rng.random(n) < 0.5).astype(float)
     good = np.where(y == 1, 0.6, 0.4)  # sees the future: 100 % right
     noise = 0.5 + rng.normal(0, 0.08, n)  # no information at all
     P = np.column_stack([noise, good, noise[::-1], noise])
-    w = weighting.adaptive(P, y, np.full(n, 0.5), weighting.priors(W), halflife=720)
+    w = weighting.adaptive(P, y, weighting.priors(W), halflife=720)
     assert w[0] == pytest.approx(weighting.priors(W))  # no evidence yet: the priors
     assert w[-1, 1] > 0.99  # the model that predicts well takes over
-    random = weighting.adaptive(np.column_stack([noise] * 4), y, np.full(n, 0.5), weighting.priors(W), 720)
-    assert random[-1, 4] > 0.8  # nothing to learn: the majority-class baseline
-    p = weighting.combine(np.column_stack([noise] * 4), np.full(n, 0.5), random)
+    random = weighting.adaptive(np.column_stack([noise] * 4), y, weighting.priors(W), 720)
+    assert random[-1, 4] > 0.8  # nothing to learn: abstain
+    p = weighting.combine(np.column_stack([noise] * 4), random)
     assert sample_log_loss(y, p).mean() < sample_log_loss(y, noise).mean()
-    assert sample_log_loss(y, p).mean() - np.log(2) < 0.001  # hardly worse than the baseline's log 2
+    assert sample_log_loss(y, p).mean() - np.log(2) < 0.001  # hardly worse than abstaining (log 2)
 
 
 def test_adaptive_weights_switch_when_the_better_model_changes():
@@ -74,7 +74,7 @@ def test_adaptive_weights_switch_when_the_better_model_changes():
     first = np.where(np.arange(n) < n // 2, right, wrong)
     P = np.column_stack([first, 1 - first + 0 * y, np.full(n, NAN), np.full(n, NAN)])
     P[:, 1] = np.where(np.arange(n) < n // 2, wrong, right)
-    w = weighting.adaptive(P, y, np.full(n, 0.5), weighting.priors(W), halflife=100)
+    w = weighting.adaptive(P, y, weighting.priors(W), halflife=100)
     assert w[n // 2 - 1, 0] > 0.9 and w[n // 2 + 200, 1] > 0.9  # within two half-lives of the switch
     assert (w[:, 2:4] == 0).all()  # never answered: never weighted
 
@@ -82,8 +82,8 @@ def test_adaptive_weights_switch_when_the_better_model_changes():
 def test_combine_works_on_arrays_elementwise():
     P = np.array([[0.1, NAN, 0.3, 0.6], [0.9, NAN, 0.5, 0.2]])
     w = weighting.fixed(P, W)
-    expected = [weighting.combine(P[i:i + 1], np.array([0.5]), w[i:i + 1])[0] for i in range(2)]
-    np.testing.assert_allclose(weighting.combine(P, np.full(2, 0.5), w), expected)
+    expected = [weighting.combine(P[i:i + 1], w[i:i + 1])[0] for i in range(2)]
+    np.testing.assert_allclose(weighting.combine(P, w), expected)
 
 
 def test_majority_vote():

@@ -60,8 +60,8 @@ def test_no_or_too_few_candles_and_unknown_symbol(system):
 
 
 def test_online_only_is_degraded_and_says_why(system):
-    """No batch model yet and no scored prediction: the online models and the majority-class baseline vote with
-    their prior shares (the configured weights), and the notes say so."""
+    """No batch model yet and no scored prediction: the online models and abstain vote with their prior shares
+    (the configured weights), and the notes say so."""
     hybrid, online = system[0], system[1]
     train_online(online, system[4])
     out = hybrid.predict("BTCUSDT")
@@ -70,11 +70,11 @@ def test_online_only_is_degraded_and_says_why(system):
     p = out["probabilities"]
     assert p["batch"] is None and out["batch_prediction"] is None and out["excluded"] == {}
     prior = dict(zip(weighting.VOTERS, weighting.priors({"batch": 0.7, "online": 0.3})))
-    online_share = {m: prior[m] for m in (*ONLINE_MODELS, "majority_class")}
+    online_share = {m: prior[m] for m in (*ONLINE_MODELS, "abstain")}
     total = sum(online_share.values())
     assert out["weights"] == pytest.approx({m: w / total for m, w in online_share.items()})
     assert p["ensemble"] == pytest.approx(sum(out["weights"][m] * p[m] for m in ONLINE_MODELS)
-                                          + out["weights"]["majority_class"] * 0.5)  # no outcome known yet: 1/2
+                                          + out["weights"]["abstain"] * 0.5)
 
 
 def scored_history(hybrid, rows: int, sgd, others=0.5, start=T_HISTORY):

@@ -111,7 +111,8 @@ def test_model_health_stands_beside_the_baselines(page):
     for column in ("ACCURACY", "MAJORITY", "REVERSAL", "LOG LOSS", "BASELINE LOG LOSS", "VERDICT"):
         assert column in head.upper()
     hybrid = page.locator("#health-BTCUSDT tbody tr", has_text="hybrid").first.inner_text()
-    assert hybrid.count("±") >= 4 and ("beats baseline" in hybrid or "below baseline" in hybrid)
+    assert hybrid.count("±") >= 4 and any(said in hybrid for said in ("beats baseline", "no better than baseline",
+                                                                       "worse than baseline"))
     status = json.load(urllib.request.urlopen(page.url + "ml/hybrid/status", timeout=10))
     health = status["model_health"]["symbols"]["BTCUSDT"]["models"]["hybrid"]
     assert health["n"] >= SEEDED and {"accuracy_se", "log_loss_se", "baselines"} <= set(health)
@@ -167,7 +168,8 @@ def test_form_names_every_bad_field_next_to_it_in_words(page, server):
     summary = page.inner_text("#form-error")
     assert summary.index("target") < summary.index("symbol") < summary.index("return_1")  # target first
     for name in FEATURE_COLUMNS:
-        page.fill(f"[id='{{\"name\":\"{name}\",\"type\":\"feature-input\"}}']", "0.0125")
+        page.fill(f"[id='{{\"name\":\"{name}\",\"type\":\"feature-input\"}}']",
+                  "-50" if name == "williams_r" else "0.0125")  # a plausible value for every field
     page.fill("[id='{\"name\":\"rsi\",\"type\":\"feature-input\"}']", "high")
     page.select_option("#form-target", "1")
     page.fill("#form-symbol", "BTCUSDT")
@@ -245,7 +247,7 @@ def test_models_tab_compares_versions_and_rolls_back(page, server):
     page.wait_for_selector("#versions-table tbody tr", timeout=TIMEOUT_MS)
     assert page.locator("#versions-table tbody tr").count() >= 2  # seeded + the retrain pressed above
     page.wait_for_selector("#importance-graph .main-svg .barlayer .point", timeout=TIMEOUT_MS)
-    assert page.locator("#importance-graph .barlayer .point").count() == len(FEATURE_COLUMNS)
+    assert page.locator("#importance-graph .barlayer .point").count() > len(FEATURE_COLUMNS)  # + the returns group
     page.wait_for_function("document.querySelector('#calibration-graph').innerText.includes('hybrid · BTCUSDT')",
                            timeout=TIMEOUT_MS)
     button = page.locator("#versions-table button").first

@@ -105,22 +105,36 @@ def test_the_outcome_gate_blocks_a_losing_looking_signal_and_sizes_a_winning_one
     assert [s["held_by"] for s in trader.signals()] == [None, "outcome", "outcome"]
 
 
-def test_the_cost_gate_blocks_when_the_expected_move_does_not_pay_the_fees(market):
+def signal_trades(outcome, first_hour: int, moves_pct: list[float], p_up=0.8):
+    """Closed LONG signal trades (edge 2 p_up - 1) that moved the price by ``moves_pct`` before costs (0.3 %)."""
+    vector = [FEATURES[name] for name in FEATURE_COLUMNS]
+    outcome.add([(SYMBOL, "1h", T0 + (first_hour + i) * HOUR, 1, p_up, vector, move - 0.3, move - 0.3, "shadow",
+                  T0 + (first_hour + i + 5) * HOUR) for i, move in enumerate(moves_pct)])
+
+
+def test_the_cost_gate_measures_the_move_of_a_trade_and_blocks_when_it_does_not_pay_the_fees(market):
+    """The move expected over the trade is measured on the symbol's closed signal trades of the last
+    expected_move_window_bars: per unit of edge, less one standard error of doubt, times the new signal's edge."""
     cfg, outcome, trader = parts(market, outcome_gate_enabled=False, trade_fee_pct=0.1, trade_slippage_pct=0.05,
-                                 expected_move_window_bars=24)
-    calm = [(100, 100.2, 99.9, 100.1 if i % 2 else 99.9) for i in range(30)]  # ~0.2 % moves
-    market[1].upsert(SYMBOL, "1h", bars(calm))
-    last = T0 + 29 * HOUR
-    skipped = trader.on_prediction(prediction(last, confidence=0.8))  # 0.6 x 0.2 % = 0.12 % < 0.30 %
-    assert skipped["status"] == "skipped"
-    assert skipped["note"] == "expected move 0.120 % does not exceed the round-trip cost 0.30 % (fees + slippage)"
-    wild = [(100, 103, 97, 102 if i % 2 else 98) for i in range(30)]  # ~4 % moves
-    market[1].upsert(SYMBOL, "1h", bars(wild, start=T0 + 30 * HOUR))
-    passed = trader.on_prediction(prediction(T0 + 59 * HOUR, confidence=0.65))  # 0.3 x 4 % = 1.2 %
-    assert passed["status"] == "traded" and passed["note"].startswith("expected move 1.2")
-    assert (skipped["held_by"], passed["held_by"]) == ("cost", None)
-    assert trader.signal_counts(SYMBOL) == {"traded": 1, "held": 1, "held_by": {"paused": 0, "cost": 1, "outcome": 0,
-                                                                                 "open_trades": 0}}
+                                 expected_move_window_bars=100)
+    market[1].upsert(SYMBOL, "1h", bars([FLAT] * 80))
+    first = trader.on_prediction(prediction(T0 + 79 * HOUR, confidence=0.8))
+    assert first["status"] == "skipped" and first["held_by"] == "cost"
+    assert first["note"] == "cost gate: 0 closed signal trades to measure a trade's move on, 30 needed"
+    signal_trades(outcome, 0, [0.1, 0.3] * 20)  # edge 0.6, 0.2 % on average: 0.33 % per unit of edge
+    small = trader.on_prediction(prediction(T0 + 78 * HOUR, confidence=0.8))
+    assert small["status"] == "skipped" and small["note"].startswith("expected move over the trade 0.18")
+    assert "does not exceed the round-trip cost 0.30 % (fees + slippage; over the last 40 closed signal trades each " \
+           "unit of edge moved the price +0.33 % ± 0.03" in small["note"]
+    signal_trades(outcome, 40, [2.5, 3.5] * 20)  # the market started to follow through: 3 % per trade
+    passed = trader.on_prediction(prediction(T0 + 77 * HOUR, confidence=0.65))  # a weaker signal, edge 0.3
+    assert passed["status"] == "traded" and passed["note"].startswith("expected move over the trade 0.7")
+    assert (small["held_by"], passed["held_by"]) == ("cost", None)
+    market[1].upsert(SYMBOL, "1h", bars([FLAT] * 120, start=T0 + 80 * HOUR))  # 200 bars on: those trades fell out
+    trader.on_candles(SYMBOL)
+    late = trader.on_prediction(prediction(T0 + 199 * HOUR, confidence=0.8))
+    assert late["status"] == "skipped" and "closed signal trades to measure" in late["note"]
+    assert trader.signal_counts(SYMBOL)["held_by"]["cost"] == 3
 
 
 def test_warm_up_learns_simulated_trades_over_the_stored_history_once(data_dir):

@@ -201,7 +201,7 @@ def test_predictions_follow_config_changes_at_once(data_dir):
     system.run_job("online_update", "cli")
     system.run_job("batch_retrain", "cli")
     prior = system.predict("BTCUSDT")  # adaptive, nothing scored yet: the configured weights are the priors
-    assert prior["weights"]["batch"] == pytest.approx(0.7 * (1 - weighting.BASELINE_PRIOR))
+    assert prior["weights"]["batch"] == pytest.approx(0.7 * (1 - weighting.ABSTAIN_PRIOR))
     system.config.update({"hybrid_mode": "fixed"})
     assert system.predict("BTCUSDT")["weights"]["batch"] == pytest.approx(0.7)
     system.config.update({"ensemble_weight_batch": 0.2})

@@ -1,8 +1,9 @@
 """``SignalGate``: what a LONG/SHORT signal must pass live to become a paper trade, and its stake.
 
-The gates of engine.trading.signals, in order, each switched by the config:
-1. ``cost_gate_enabled``: the hybrid's expected move |2p - 1| x mean |move| of its label over the
-   last ``expected_move_window_bars`` stored bars must exceed the round-trip cost;
+The gates, in order, each switched by the config:
+1. ``cost_gate_enabled``: the move expected over the trade (engine.trading.trade_move: measured on the
+   closed signal trades of the symbol's last ``expected_move_window_bars`` bars, per unit of the
+   hybrid's edge) must exceed the round-trip cost;
 2. ``outcome_gate_enabled``: the outcome model (engine.outcome.manager) must be ready, no worse
    than its base rate lately, and its P(profitable) must reach the threshold in force; the stake
    then scales with it up to ``outcome_size_max``.
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from engine.labels import make as make_labels, mean_abs_move
+from engine.candles import INTERVAL_MS
 from engine.outcome.learner import MIN_SAMPLES
 from engine.outcome.manager import OutcomeManager
-from engine.trading.signals import DIRECTIONS, expected_move_pct, round_trip_cost_pct, size_multiplier
-from engine.trading.simulator import TradeRules
+from engine.trading.signals import DIRECTIONS, round_trip_cost_pct, size_multiplier
+from engine.trading.trade_move import TradeMove, measure
 
 
 class SignalGate:
@@ -32,11 +33,15 @@ class SignalGate:
         cfg = self.config()
         notes = []
         if cfg["cost_gate_enabled"]:
-            expected, cost = self.expected_move(symbol, p_up, cfg), round_trip_cost_pct(cfg)
+            cost, edge = round_trip_cost_pct(cfg), abs(2.0 * p_up - 1.0)
+            move = self.trade_move(symbol, cfg)
+            expected = move.expected_pct(edge)
+            if expected is None:
+                return _skip("cost", f"cost gate: {move.describe()}")
             if not expected > cost:
-                return _skip("cost", f"expected move {expected:.3f} % does not exceed the round-trip cost {cost:.2f} % "
-                             "(fees + slippage)")
-            notes.append(f"expected move {expected:.3f} % > cost {cost:.2f} %")
+                return _skip("cost", f"expected move over the trade {expected:.3f} % does not exceed the round-trip cost "
+                             f"{cost:.2f} % (fees + slippage; {move.describe()})")
+            notes.append(f"expected move over the trade {expected:.3f} % > cost {cost:.2f} %")
         size = 1.0
         if cfg["outcome_gate_enabled"]:
             judged = self.outcome.judge(features, p_up, DIRECTIONS[side])
@@ -53,12 +58,14 @@ class SignalGate:
             notes.append(f"outcome model: P(profitable) {p_win:.3f} >= threshold {threshold:.2f}; stake x{size:.2f}")
         return {"trade": True, "note": "; ".join(notes) or None, "size": size, "held_by": None}
 
-    def expected_move(self, symbol: str, p_up: float, cfg: dict) -> float:
-        """|2p - 1| x the mean |move| of the configured label over the last expected_move_window_bars, percent."""
-        window, horizon = cfg["expected_move_window_bars"], cfg["label_horizon"]
-        candles = self.store.tail(symbol, cfg["interval"], window + horizon)
-        labels = make_labels(candles, "direction", horizon, TradeRules.from_config(cfg))
-        return float(expected_move_pct(p_up, mean_abs_move(labels, window)[-1]))
+    def trade_move(self, symbol: str, cfg: dict) -> TradeMove:
+        """The move per unit of edge of the symbol's signal trades closed in the last expected_move_window_bars."""
+        latest = self.store.latest(symbol, cfg["interval"])
+        if latest is None:
+            return measure([], [])
+        window = max(cfg["expected_move_window_bars"], cfg["max_holding_bars"] + 1) * INTERVAL_MS[cfg["interval"]]
+        edges, returns = self.outcome.signal_trades(symbol, cfg["interval"], int(latest["open_time"]) - window)
+        return measure(edges, returns + round_trip_cost_pct(cfg))
 
 
 def _skip(gate: str, note: str) -> dict:

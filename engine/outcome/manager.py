@@ -86,6 +86,14 @@ class OutcomeManager:
                   src, int(x), now) for s, i, t, side, p, f, r, pnl, src, x in rows])
             return conn.total_changes - before
 
+    def signal_trades(self, symbol: str, interval: str, since_ms: int) -> tuple[np.ndarray, np.ndarray]:
+        """(edge side x (2 p_up - 1), return after costs in percent) of the symbol's signals from ``since_ms`` on
+        whose trades closed (traded or not): what the cost gate measures a trade's move on."""
+        rows = self.db.query("SELECT side, p_up, return_pct FROM outcome_samples WHERE symbol=? AND interval=? "
+                             "AND open_time >= ? ORDER BY open_time", (symbol, interval, int(since_ms)))
+        table = np.array([(r["side"], r["p_up"], r["return_pct"]) for r in rows], dtype=float).reshape(-1, 3)
+        return table[:, 0] * (2.0 * table[:, 1] - 1.0), table[:, 2]
+
     def sync(self, store) -> int:
         """Add the outcomes of recorded signals that have one now (see the module docstring); returns how many."""
         rules = TradeRules.from_config(self.config())
