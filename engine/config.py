@@ -99,7 +99,7 @@ SCHEMA: dict[str, Field] = {
     "online_health_window": Field(500, int, _range(100, 2000),
                                   "an online model is judged on its last N scored samples (weight 0 while its "
                                   "log loss is worse than the majority-class baseline's)"),
-    "feature_groups": Field(["returns"], list, _feature_groups,
+    "feature_groups": Field(["returns", "flow"], list, _feature_groups,
                             "input groups beside the 23 indicators: returns, flow, activity, calendar, cross",
                             item=str.lower),
     "feature_module": Field("", str, _feature_module,

@@ -20,13 +20,11 @@ import time
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine import weighting
-from engine.atomic import atomic_write_bytes, atomic_write_json
 from engine.batch.ladder import Rows, decide, fit_windows, score_previous
 from engine.batch.model import BatchModel
 from engine.batch.track import Track, min_rows, windows
@@ -36,7 +34,9 @@ from engine.features import FEATURE_COLUMNS
 from engine.features.inputs import compute_inputs, spec, usable
 from engine.hybrid import ONLINE_MODELS
 from engine.labels import make as make_labels
-from engine.metrics import BASELINES, baseline_probabilities, summarize, to_prediction
+from engine.health import judged
+from engine.metrics import BASELINES, baseline_probabilities, paired_accuracy, summarize, to_prediction
+from engine.reference import rolling_logistic
 from engine.online import OnlineLearners
 from engine.trade_evaluation import gated_signals, live_strategy, strategy_moments, summarize_strategies, \
     trading_report
@@ -48,8 +48,6 @@ VOTERS = weighting.VOTERS  # the hybrid's weight columns: the models and abstain
 DAY_MS = 86_400_000
 UPDATE_CHUNK = 50  # rows per test-then-train step (the live manager's default batch_size)
 INLINE_BARS = 2000  # shorter spans run the batch track in this process (a worker costs ~1.5 s to start)
-ROLLING_BARS = 500  # window of the rolling-accuracy plot (a quarter of the span when that is shorter,
-MIN_ROLLING_BARS = 24  # but at least this)
 
 
 @dataclass
@@ -139,6 +137,12 @@ def _batch_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, open_time: np.
     return probs, served
 
 
+def _batch_and_reference(batch_args: tuple, reference_args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch track and the reference's P(up) (engine.reference), in one worker."""
+    probs, served = _batch_track(*batch_args)
+    return probs, served, rolling_logistic(*reference_args)
+
+
 def _weights(probs: dict[str, np.ndarray], y: np.ndarray, baseline: np.ndarray, config: dict, horizon: int,
              interval: str) -> np.ndarray:
     """``baseline``: the majority class's P(up) per bar, what the fixed mode judges the models against."""
@@ -199,14 +203,15 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
     batch_args = (X, y, valid, open_time, range(begin, stop, retrain_every), horizon, config["batch_window_days"],
                   interval, inputs.names)
     online_args = (X, y, valid, range(begin, stop, online_every), horizon, config["buffer_size"], inputs.names)
+    reference_args = (X, y, valid, open_time, range(begin, stop, retrain_every), horizon)
     if stop - begin < INLINE_BARS:
         probs = _online_track(*online_args)
-        probs["batch"], served = _batch_track(*batch_args)
+        probs["batch"], served, reference = _batch_and_reference(batch_args, reference_args)
     else:  # spawn, not fork: a forked child can hang in OpenMP state the parent's earlier fits left behind
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            batch = pool.submit(_batch_track, *batch_args)
+            batch = pool.submit(_batch_and_reference, batch_args, reference_args)
             probs = _online_track(*online_args)
-            probs["batch"], served = batch.result()
+            probs["batch"], served, reference = batch.result()
     baselines = baseline_probabilities(y, horizon)
     for name in MODELS:  # a model answers from the first predicted bar on (earlier bars only warmed it up)
         probs[name][:begin] = np.nan
@@ -226,6 +231,9 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
         "models": {name: summarize(y[span], probs[name][span]) for name in MODELS},
         "hybrid": summarize(y[span], probs["ensemble"][span]),
         "baselines": {name: summarize(y[hybrid_bars], baselines[name][hybrid_bars]) for name in BASELINES},
+        "reference": summarize(y[span], reference[span]),
+        "verdicts": {name: judged(y[span], probs[name][span], baselines["majority_class"][span])
+                     for name in (*MODELS, "ensemble")},
         "voting_share": {name: float(np.mean(shares[name][hybrid_bars] > 0)) if hybrid_bars.any() else None
                          for name in VOTERS},
         "mean_weight": {name: float(np.mean(shares[name][hybrid_bars])) if hybrid_bars.any() else None
@@ -233,13 +241,18 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
         "batch_window_share": {str(d): float(np.mean(served[hybrid_bars] == d))
                                for d in sorted(set(served[hybrid_bars].tolist()) - {0})},
     }
+    best = max(MODELS, key=lambda name: report["models"][name]["accuracy"] or 0.0)
+    report["comparisons"] = {
+        "best_model": best,
+        "hybrid_vs_best_model": paired_accuracy(y[span], probs["ensemble"][span], probs[best][span]),
+        "hybrid_vs_reference": paired_accuracy(y[span], probs["ensemble"][span], reference[span])}
     ensemble = probs["ensemble"][span]
     predictions = pd.DataFrame({
         "open_time": open_time[span], "close": candles["close"].to_numpy()[span],
         **{f"p_{name}": probs[name][span] for name in (*MODELS, "ensemble")},
         **{f"w_{name}": shares[name][span] for name in VOTERS},
         "prediction": pd.array(to_prediction(ensemble), dtype="Int8"),
-        "label": y[span], "batch_window_days": served[span],
+        "label": y[span], "batch_window_days": served[span], "p_reference": reference[span],
         **{f"p_{name}": baselines[name][span] for name in BASELINES},
     })
     predictions.loc[~np.isfinite(ensemble), "prediction"] = pd.NA
@@ -277,47 +290,3 @@ def pool(results: dict[str, WalkForwardResult], interval: str) -> dict:
         out["trading"] = {"live": frames[0].report["trading"]["live"],
                           "strategies": summarize_strategies(moment_sets, interval)}
     return out
-
-
-def rolling_accuracy(predictions: pd.DataFrame, window: int = ROLLING_BARS) -> pd.DataFrame:
-    """Rolling share of correct calls per model, hybrid ("ensemble") and baseline, indexed by open_time."""
-    label = predictions["label"].to_numpy(dtype=np.float64)
-    out = {}
-    for column in predictions.columns:
-        if column.startswith("p_"):
-            p = predictions[column].to_numpy(dtype=np.float64)
-            correct = np.where(np.isfinite(p) & np.isfinite(label), to_prediction(p) == label, np.nan)
-            out[column[2:]] = pd.Series(correct).rolling(window, min_periods=max(1, window // 2)).mean().to_numpy()
-    return pd.DataFrame(out, index=pd.Index(predictions["open_time"].to_numpy(), name="open_time"))
-
-
-def write_report(report: dict, results: dict[tuple[str, str], WalkForwardResult], out_dir: str | Path,
-                 stem: str) -> dict[str, Path]:
-    """Write ``<stem>.json`` (``report``), ``<stem>.csv`` (every result's per-bar predictions, with its
-    ``symbol`` and ``label`` columns) and ``<stem>.html`` (rolling accuracy per (symbol, label) result,
-    plotly with its JavaScript inlined: opens offline)."""
-    import plotly.graph_objects as go  # only the report writer needs plotly
-
-    out_dir = Path(out_dir)
-    paths = {kind: out_dir / f"{stem}.{kind}" for kind in ("json", "csv", "html")}
-    atomic_write_json(paths["json"], report)
-    table = pd.concat([r.predictions.assign(symbol=symbol, label=label) for (symbol, label), r in results.items()],
-                      ignore_index=True)
-    atomic_write_bytes(paths["csv"], table.to_csv(index=False).encode())
-    pages = []
-    for (symbol, label), result in results.items():
-        window = min(ROLLING_BARS, max(MIN_ROLLING_BARS, len(result.predictions) // 4))  # short spans get a line too
-        rolling = rolling_accuracy(result.predictions, window)
-        when = pd.to_datetime(rolling.index, unit="ms", utc=True)
-        fig = go.Figure([go.Scatter(x=when, y=rolling[name], mode="lines",
-                                    name="hybrid" if name == "ensemble" else name,
-                                    line={"width": 3 if name == "ensemble" else 1.2,
-                                          "dash": "dot" if name in BASELINES else "solid"})
-                         for name in rolling.columns])
-        fig.add_hline(y=0.5, line={"color": "#adb5bd", "width": 1, "dash": "dot"})
-        fig.update_layout(title=f"Walk-forward rolling accuracy ({window} bars): {symbol}, {label} label",
-                          yaxis_title="accuracy", xaxis_title="candle open time (UTC)", template="plotly_white")
-        pages.append(fig.to_html(include_plotlyjs=not pages, full_html=False))
-    html = f"<html><head><meta charset='utf-8'><title>{stem}</title></head><body>{''.join(pages)}</body></html>"
-    atomic_write_bytes(paths["html"], html.encode())
-    return paths

@@ -106,6 +106,21 @@ def summarize(y, prob) -> dict:
     return out
 
 
+def paired_accuracy(y, p_a, p_b) -> dict:
+    """How much more often ``p_a``'s calls are right than ``p_b``'s on the same rows (both answered, label
+    known): {"difference", "se", "n"}; the standard error is the paired one (rows where both are right or both
+    wrong add nothing but n).
+
+    >>> paired_accuracy([1, 0, 1, 1], [0.9, 0.2, 0.7, 0.4], [0.6, 0.7, 0.2, 0.4])["difference"]
+    0.5
+    """
+    y, a, b = (np.asarray(v, dtype=np.float64) for v in (y, p_a, p_b))
+    keep = np.isfinite(y) & np.isfinite(a) & np.isfinite(b)
+    d = (to_prediction(a[keep]) == y[keep]).astype(float) - (to_prediction(b[keep]) == y[keep]).astype(float)
+    mean, se = _mean_se(d)
+    return {"difference": None if math.isnan(mean) else mean, "se": None if math.isnan(se) else se, "n": int(d.size)}
+
+
 def _known_before(y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """(ups, count) of the labels known at each bar t: those of bars 0 .. t - horizon."""
     finite = np.isfinite(y)

@@ -10,7 +10,8 @@ from engine.cli import main
 from engine.config import validate
 from engine.db import Database
 from engine.errors import ValidationError
-from engine.evaluation import MODELS, VOTERS, _learn, rolling_accuracy, walk_forward
+from engine.evaluation import MODELS, VOTERS, _learn, walk_forward
+from engine.report import rolling_accuracy
 from engine.labels import LABEL_KINDS
 from engine.metrics import BASELINES
 from engine.store import CandleStore
@@ -56,7 +57,7 @@ def test_report_has_every_model_hybrid_and_baseline(result, span):
 def test_predictions_frame(result, span):
     p = result.predictions
     assert list(p.columns) == ["open_time", "close", *PROB_COLUMNS[:5], *WEIGHT_COLUMNS, "prediction", "label",
-                               "batch_window_days", *PROB_COLUMNS[5:]]
+                               "batch_window_days", "p_reference", *PROB_COLUMNS[5:]]
     assert p.open_time.tolist() == span.open_time[START:].tolist()
     assert p[PROB_COLUMNS].notna().all().all()  # warmed up on the bars before the span
     assert (p.prediction == (p.p_ensemble >= 0.5).astype(int)).all()
@@ -158,7 +159,7 @@ def test_bad_arguments(span):
 
 def test_rolling_accuracy(result):
     rolling = rolling_accuracy(result.predictions, window=50)
-    assert set(rolling.columns) == {*MODELS, "ensemble", *BASELINES}
+    assert set(rolling.columns) == {*MODELS, "ensemble", "reference", *BASELINES}
     p = result.predictions.iloc[-51:-1]
     expected = ((p.p_sgd >= 0.5).astype(float) == p.label).mean()
     assert rolling["sgd"].iloc[-2] == pytest.approx(expected)
@@ -181,7 +182,7 @@ def test_cli_loads_the_sample_when_the_store_is_empty(data_dir, tmp_path, capsys
     assert r["bars_evaluated"] == 72 and set(r["baselines"]) == set(BASELINES)
     assert set(r["trading"]["strategies"]) == {*STRATEGIES, "always_flat", "buy_and_hold"}
     html = next(out.glob("*.html")).read_text()
-    assert "rolling accuracy (24 bars)" in html and "<script src=\"http" not in html and len(html) > 1_000_000  # inlined
+    assert "Rolling accuracy (24 bars)" in html and "<script" not in html and len(html) < 2_000_000  # no script at all
     predictions = pd.read_csv(next(out.glob("*.csv")))
     assert len(predictions) == 72 and set(predictions.symbol) == {"BTCUSDT"}
     for words in ("today's rules", "random entry, same trades", "always flat", "buy and hold", "always-flat (0 USDT)",

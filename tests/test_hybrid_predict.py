@@ -8,7 +8,7 @@ from engine.config import validate
 from engine.db import Database
 from engine.errors import ValidationError
 from engine.features import build_dataset
-from engine.features.inputs import InputSpec, compute_inputs
+from engine.features.inputs import compute_inputs, spec
 from engine import weighting
 from engine.hybrid import ONLINE_MODELS, HybridEnsemble
 from engine.online import OnlineLearningManager
@@ -138,7 +138,7 @@ def test_full_prediction_shape_weights_logging_and_scoring(system):
     assert out["model_versions"] == {**dict.fromkeys(ONLINE_MODELS, 1), "batch": batch.active()["version"]}
     t = int(candles.open_time.iloc[-6])
     assert (out["symbol"], out["open_time"]) == ("BTCUSDT", t)
-    full = compute_inputs(candles.iloc[:-5], InputSpec(("returns",))).iloc[-1]  # from all stored bars, not the tail
+    full = compute_inputs(candles.iloc[:-5], spec(validate({}))).iloc[-1]  # from all stored bars, not the tail
     assert out["features"] == pytest.approx(full.to_dict(), rel=1e-9, abs=1e-12)
     assert hybrid.predict("BTCUSDT", store_prediction=False)["probabilities"] == p  # same candle, same answer
 

@@ -129,8 +129,6 @@ def _check(group: CustomGroup) -> None:
     except Exception as exc:
         raise _fail(f"compute() failed on the bundled candles: {type(exc).__name__}: {exc}") from None
     for name, column in full.items():
-        if not np.isfinite(column[MAX_WARMUP:]).all():
-            raise _fail(f"compute() column {name} has missing or infinite values after its first {MAX_WARMUP} rows")
         earlier = part[name]
         same = np.isclose(earlier, column[:len(earlier)], rtol=1e-9, atol=1e-12) | (np.isnan(earlier) & np.isnan(
             column[:len(earlier)]))
@@ -138,3 +136,5 @@ def _check(group: CustomGroup) -> None:
             row = int(np.argmin(same))
             raise _fail(f"compute() looks ahead: column {name} at row {row} changed when later candles were added "
                         "(row t may use bars <= t only)")
+        if not np.isfinite(column[MAX_WARMUP:]).all():
+            raise _fail(f"compute() column {name} has missing or infinite values after its first {MAX_WARMUP} rows")
