@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from engine import weighting
-from engine.batch.ladder import Rows, decide, fit_windows, score_previous
+from engine.batch.ladder import Rows, decide, fit_candidates, score_previous
 from engine.batch.model import BatchModel
-from engine.batch.track import Track, min_rows, windows
+from engine.batch.track import Track, candidates, min_rows
 from engine.candles import INTERVAL_MS
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
@@ -107,40 +107,35 @@ def _online_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, bars: range, 
 def _batch_track(X: np.ndarray, y: np.ndarray, valid: np.ndarray, open_time: np.ndarray, bars: range,
                  horizon: int, batch_window_days: int, interval: str, inputs: tuple[str, ...]
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(P(up) per bar from the serving batch model, its window in days per bar (0: none)): at each bar u of
-    ``bars`` every window of the ladder is refitted on the labels known then, the previous fits' live scores
-    join the record and the chosen window serves up to the next refit if it beats the baseline (as live)."""
+    """(P(up) per bar from the serving batch model, its candidate per bar ("": none)): at each bar u of ``bars``
+    every candidate is refitted on the labels known then, the previous fits' live scores join the record and
+    the chosen one serves up to the next refit if it beats the baseline (as live)."""
     labelled = valid & np.isfinite(y)
-    probs, served = np.full(len(X), np.nan), np.zeros(len(X), dtype=np.int64)
-    days, needed = windows(batch_window_days), min_rows(interval)
+    probs, served = np.full(len(X), np.nan), np.full(len(X), "", dtype=object)
+    names, needed = candidates(batch_window_days), min_rows(interval)
+    longest = max(int(n.split("d")[0]) for n in names)
     track, model, previous = Track.for_interval(interval), None, None
     step = INTERVAL_MS[interval]
     for u in bars:
         known = max(0, u - horizon + 1)
         if known:
-            rows = np.flatnonzero(labelled[:known] & (open_time[:known] > open_time[known - 1] - days[-1] * DAY_MS))
+            rows = np.flatnonzero(labelled[:known] & (open_time[:known] > open_time[known - 1] - longest * DAY_MS))
             part = Rows("", X[rows], y[rows], open_time[rows], np.minimum(open_time[rows] + horizon * step,
                                                                           open_time[known - 1] + step))
             if previous is not None:
                 score_previous(track, previous[0], [part], {"": previous[1]}, previous[2])
-            fits = fit_windows([part], days, needed) if len(rows) >= needed else {}
+            fits = fit_candidates([part], names, needed, previous and previous[0]) if len(rows) >= needed else {}
             if fits:
                 decision = decide(track, fits, [part], max(10, needed // 5))
-                fitted = BatchModel(inputs, fits, decision.window_days)
+                fitted = BatchModel(inputs, fits, decision.choice)
                 previous = (fitted, int(part.open_time[-1]), float(part.y.mean()))
                 if decision.metrics["beats_baseline"]:  # else the active model stays, as live
                     model = fitted
         rows = np.flatnonzero(valid[u:u + bars.step]) + u
         if model is not None and rows.size:
-            probs[rows] = model.p_up(model.window_days, X[rows])
-            served[rows] = model.window_days
+            probs[rows] = model.p_up(model.choice, X[rows])
+            served[rows] = model.choice
     return probs, served
-
-
-def _batch_and_reference(batch_args: tuple, reference_args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The batch track and the reference's P(up) (engine.reference), in one worker."""
-    probs, served = _batch_track(*batch_args)
-    return probs, served, rolling_logistic(*reference_args)
 
 
 def _weights(probs: dict[str, np.ndarray], y: np.ndarray, baseline: np.ndarray, config: dict, horizon: int,
@@ -206,12 +201,14 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
     reference_args = (X, y, valid, open_time, range(begin, stop, retrain_every), horizon)
     if stop - begin < INLINE_BARS:
         probs = _online_track(*online_args)
-        probs["batch"], served, reference = _batch_and_reference(batch_args, reference_args)
+        probs["batch"], served = _batch_track(*batch_args)
+        reference = rolling_logistic(*reference_args)
     else:  # spawn, not fork: a forked child can hang in OpenMP state the parent's earlier fits left behind
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            batch = pool.submit(_batch_and_reference, batch_args, reference_args)
+            batch = pool.submit(_batch_track, *batch_args)
             probs = _online_track(*online_args)
-            probs["batch"], served, reference = batch.result()
+            reference = rolling_logistic(*reference_args)  # (the shorter track's process has time for it)
+            probs["batch"], served = batch.result()
     baselines = baseline_probabilities(y, horizon)
     for name in MODELS:  # a model answers from the first predicted bar on (earlier bars only warmed it up)
         probs[name][:begin] = np.nan
@@ -238,8 +235,8 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
                          for name in VOTERS},
         "mean_weight": {name: float(np.mean(shares[name][hybrid_bars])) if hybrid_bars.any() else None
                         for name in VOTERS},
-        "batch_window_share": {str(d): float(np.mean(served[hybrid_bars] == d))
-                               for d in sorted(set(served[hybrid_bars].tolist()) - {0})},
+        "batch_choice_share": {name: float(np.mean(served[hybrid_bars] == name))
+                               for name in sorted(set(served[hybrid_bars].tolist()) - {""})},
     }
     best = max(MODELS, key=lambda name: report["models"][name]["accuracy"] or 0.0)
     report["comparisons"] = {
@@ -252,7 +249,7 @@ def walk_forward(candles: pd.DataFrame, config: dict, online_every: int = 6, ret
         **{f"p_{name}": probs[name][span] for name in (*MODELS, "ensemble")},
         **{f"w_{name}": shares[name][span] for name in VOTERS},
         "prediction": pd.array(to_prediction(ensemble), dtype="Int8"),
-        "label": y[span], "batch_window_days": served[span], "p_reference": reference[span],
+        "label": y[span], "batch_model": served[span], "p_reference": reference[span],
         **{f"p_{name}": baselines[name][span] for name in BASELINES},
     })
     predictions.loc[~np.isfinite(ensemble), "prediction"] = pd.NA

@@ -236,7 +236,7 @@ class HybridLearningSystem:
                 "age_s": None if not active or active.get("trained_at") is None
                 else round((now - active["trained_at"]) / 1000, 1),
                 "metrics": active and active.get("metrics"),
-                "window_days": active and active.get("window_days"), "evidence": active and active.get("evidence"),
+                "choice": active and active.get("choice"), "evidence": active and active.get("evidence"),
                 "serving": serving["serving"], "note": serving["note"],
             },
             "data_collection": {k: collection.get(k) for k in

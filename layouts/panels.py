@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from layouts.format import DASH, age, number, percent, utc_time
+from engine.batch.track import describe
 from layouts.health import verdict, with_se
 from layouts.joblog import is_network_error, outcome_badge, with_detail
 from layouts.widgets import badge, stat, table
@@ -66,7 +67,7 @@ def batch_summary(bm: Mapping) -> html.Div:
     base = metrics.get("baseline") or {}
     serving = bm.get("serving")
     evidence = bm.get("evidence") or "hold-out"
-    window = f"{bm['window_days']}-day window · " if bm.get("window_days") else ""
+    window = f"{describe(bm['choice'])} · " if bm.get("choice") else ""
     return html.Div([
         f"trained {age(bm.get('age_s'))} ago",
         html.Div(f"{window}{evidence} log loss {with_se(metrics.get('log_loss'), metrics.get('log_loss_se'), pct=False)} "

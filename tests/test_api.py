@@ -40,7 +40,7 @@ def test_status_has_the_documented_shape(ready):
     s = client.get("/ml/hybrid/status").get_json()
     assert {"running", "time", "batch_model", "data_collection", "last_retrain", "next_runs", "jobs", "buffer",
             "alerts", "config"} <= set(s)
-    assert set(s["batch_model"]) == {"loaded", "version", "trained_at", "age_s", "metrics", "window_days", "evidence",
+    assert set(s["batch_model"]) == {"loaded", "version", "trained_at", "age_s", "metrics", "choice", "evidence",
                                      "serving", "note"}
     assert s["data_collection"]["source"] == "replay" and s["data_collection"]["replaying"] is True
     assert s["data_collection"]["symbols"]["BTCUSDT"]["rows"] > 0

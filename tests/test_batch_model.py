@@ -2,15 +2,20 @@
 steps (engine.batch.ladder) and the time split / scores (engine.batch.validation)."""
 from __future__ import annotations
 
+import os
 import pickle
+import select
+import signal
+import threading
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from engine.batch.ladder import Rows, decide, fit_windows, score_previous
+from engine.batch import trees
+from engine.batch.ladder import Rows, decide, fit_candidates, score_previous
 from engine.batch.model import CLIP, PENALTY, BatchModel, fit_batch_model, fit_ridge_logit
-from engine.batch.track import MIN_SCORED, Track, min_rows, windows
+from engine.batch.track import MIN_SCORED, Track, candidates, min_rows
 from engine.batch.validation import holdout_split, score
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS, build_dataset
@@ -97,8 +102,9 @@ def test_out_of_sample_no_worse_than_majority_baseline_and_calibrated(btc_datase
     assert 0.3 < p.min() and p.max() < 0.7  # shrunk towards the base rate, not overconfident
 
 
-def test_the_window_ladder_and_the_rows_a_fit_needs_follow_the_configuration():
-    assert windows(90) == (7, 14, 30, 90) and windows(365) == (7, 14, 30, 90, 180, 365) and windows(7) == (7,)
+def test_the_candidates_and_the_rows_a_fit_needs_follow_the_configuration():
+    assert candidates(90) == ("7d", "14d", "30d", "90d", "90d trees")
+    assert candidates(365)[-3:] == ("180d", "365d", "365d trees") and candidates(7) == ("7d", "7d trees")
     assert min_rows("1h") == 100 and min_rows("1d") == 30  # 1d: a 90-day window (90 rows) can be fitted
 
 
@@ -116,20 +122,20 @@ def test_the_live_record_chooses_the_window_that_predicted_the_later_bars_best()
     signal = np.r_[X[:n_old, 0], -X[n_old:, 0]]  # the relation flipped 10 days ago
     y = (signal + rng.normal(size=len(signal)) > 0).astype(int)
     part = _rows(X, y)
-    fits = fit_windows([part], (7, 90), min_rows("1h"))
+    fits = fit_candidates([part], ("7d", "90d"), min_rows("1h"))
     track = Track.for_interval("1h")
     assert track.choose(tuple(fits)) is None
     first = decide(track, fits, [part], 20)
-    assert first.window_days == 90 and first.evidence == "hold-out"
+    assert first.choice == "90d" and first.evidence == "hold-out"
     later = rng.normal(size=(MIN_SCORED, 3))
     y_later = (-later[:, 0] + rng.normal(size=MIN_SCORED) > 0).astype(int)
     after = _rows(np.vstack([X, later]), np.r_[y, y_later])
-    scored = score_previous(track, BatchModel(("a", "b", "c"), fits, 90), [after], {"S": int(part.open_time[-1])},
+    scored = score_previous(track, BatchModel(("a", "b", "c"), fits, "90d"), [after], {"S": int(part.open_time[-1])},
                             float(y.mean()))
     assert scored == MIN_SCORED and track.through == int(after.open_time[-1])
-    decision = decide(track, fit_windows([after], (7, 90), min_rows("1h")), [after], 20)
-    assert decision.window_days == 7 and decision.evidence == "live" and decision.metrics["beats_baseline"]
-    assert track.summary(7)["log_loss"] < track.summary(90)["log_loss"]
+    decision = decide(track, fit_candidates([after], ("7d", "90d"), min_rows("1h")), [after], 20)
+    assert decision.choice == "7d" and decision.evidence == "live" and decision.metrics["beats_baseline"]
+    assert track.summary("7d")["log_loss"] < track.summary("90d")["log_loss"]
     assert Track.from_dict(track.to_dict(), "1h").to_dict() == track.to_dict()
     assert Track.from_dict(track.to_dict(), "4h").sums == {}  # another bar length: a fresh record
 
@@ -153,3 +159,50 @@ def test_score_reports_model_and_majority_baseline_on_the_same_rows():
     assert s["baseline"]["accuracy"] == 0.25  # training majority was "down": wrong on 3 of 4
     assert s["baseline"]["log_loss"] == pytest.approx(-(3 * np.log(0.25) + np.log(0.75)) / 4)
     assert s["log_loss"] < s["baseline"]["log_loss"]
+
+
+def test_a_child_forked_during_a_fit_in_another_thread_can_fit():
+    """A background-callback retrain is forked off a server worker whose scheduler thread may be fitting trees at
+    that moment (the outcome warm-up): the child must not wait for the parent's fit lock (it hung forever)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, len(FEATURE_COLUMNS)))
+    y = (X[:, 0] > 0).astype(int)
+    fitting, release = threading.Event(), threading.Event()
+
+    def parents_fit():  # holds the fit lock as a running fit does, until the test has forked
+        with trees._FIT_LOCK:
+            fitting.set()
+            release.wait(60)
+    holder = threading.Thread(target=parents_fit)
+    holder.start()
+    fitting.wait(10)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            p = trees.fit_trees(X, y).p_up(X[:1])
+            os.write(write, b"fitted" if p.shape == (1,) else b"wrong")
+        finally:
+            os._exit(0)
+    try:
+        os.close(write)
+        ready, _, _ = select.select([read], [], [], 60)
+        assert ready and os.read(read, 6) == b"fitted", "the forked child's fit waited for the parent's lock"
+    finally:
+        release.set()
+        holder.join()
+        os.close(read)
+        if not os.waitpid(child, os.WNOHANG)[0]:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+
+
+def test_flat_trees_match_sklearn_including_missing_values(btc_dataset):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = btc_dataset
+    x = X.to_numpy().copy()
+    x[::5, 3] = np.nan  # missing values follow each node's learned NaN direction
+    est = HistGradientBoostingClassifier(**trees.HGB_PARAMS).fit(x[:WINDOW], y.to_numpy()[:WINDOW])
+    np.testing.assert_allclose(trees.FlatTrees.from_estimator(est).p_up(x[WINDOW:WINDOW + 3000]),
+                               est.predict_proba(x[WINDOW:WINDOW + 3000])[:, 1], rtol=0, atol=1e-12)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from engine.batch import BatchTrainer, ladder, trainer as trainer_module
+from engine.batch.track import describe
 from engine.candles import INTERVAL_MS, load_sample, resample
 from engine.config import validate
 from engine.db import Database
@@ -58,10 +59,14 @@ def sample_rows(market):
 
 @pytest.fixture
 def invert_labels(monkeypatch):
-    """Call it to make later retrains fit on 1 - y (a model that learned the opposite of the truth);
+    """Call it to make later retrains fit on 1 - y (models that learned the opposite of the truth);
     ``monkeypatch.undo()`` restores honest training."""
-    fit = ladder.fit_ridge_logit
-    return lambda: monkeypatch.setattr(ladder, "fit_ridge_logit", lambda X, y: fit(X, 1 - np.asarray(y)))
+    ridge, trees = ladder.fit_ridge_logit, ladder.fit_trees
+
+    def invert():
+        monkeypatch.setattr(ladder, "fit_ridge_logit", lambda X, y: ridge(X, 1 - np.asarray(y)))
+        monkeypatch.setattr(ladder, "fit_trees", lambda X, y: trees(X, 1 - np.asarray(y)))
+    return invert
 
 
 def test_retrain_fits_every_window_and_judges_the_longest_on_its_purged_holdout_first(make_trainer, market,
@@ -70,10 +75,10 @@ def test_retrain_fits_every_window_and_judges_the_longest_on_its_purged_holdout_
     assert trainer.active() is None and trainer.versions() == [] and trainer.predict_proba(sample_rows) is None
     result = trainer.retrain(trigger="test")
     assert result["version"] == 1 and result["promoted"] and result["champion_version"] is None
-    assert result["evidence"] == "hold-out" and result["window_days"] == 90  # no live record yet: the longest
-    assert set(result["windows"]) == {"7", "14", "30", "90"}
-    assert [result["windows"][d]["rows"] for d in ("7", "14", "30", "90")] == sorted(
-        result["windows"][d]["rows"] for d in ("7", "14", "30", "90"))
+    assert result["evidence"] == "hold-out" and result["choice"] == "90d"  # no live record yet: the longest window
+    assert list(result["candidates"]) == ["7d", "14d", "30d", "90d", "90d trees"]
+    rows = [result["candidates"][d]["rows"] for d in ("7d", "14d", "30d", "90d")]
+    assert rows == sorted(rows) and rows[-1] == result["candidates"]["90d trees"]["rows"]
     store = market[2]
     for symbol in SYMBOLS:
         part = result["by_symbol"][symbol]
@@ -82,7 +87,7 @@ def test_retrain_fits_every_window_and_judges_the_longest_on_its_purged_holdout_
         assert part["window"][1] == latest - HOUR  # the newest bar has no label yet (horizon 1)
         assert part["rows"] == (part["window"][1] - part["window"][0]) // HOUR + 1  # no gaps in these bars
         assert part["holdout_window"][1] == part["window"][1]  # hold-out = the newest labeled rows
-    assert result["rows"] == sum(p["rows"] for p in result["by_symbol"].values()) == result["windows"]["90"]["rows"]
+    assert result["rows"] == sum(p["rows"] for p in result["by_symbol"].values()) == result["candidates"]["90d"]["rows"]
     assert result["rows_train"] + result["rows_holdout"] == result["rows"] - 2  # one purge-gap row per symbol
     metrics = result["metrics"]
     assert metrics["n"] == result["rows_holdout"] and 0 < metrics["log_loss"] < 1
@@ -90,8 +95,8 @@ def test_retrain_fits_every_window_and_judges_the_longest_on_its_purged_holdout_
     assert metrics["beats_baseline"] == (metrics["log_loss"] <= metrics["baseline"]["log_loss"])
     assert result["decision"].startswith("promoted: the 90-day window's hold-out log loss")
     active = trainer.active()
-    assert {k: active[k] for k in ("version", "window_days", "metrics", "rows", "duration_s", "trigger")} == {
-        "version": 1, "window_days": 90, "metrics": metrics, "rows": result["rows"],
+    assert {k: active[k] for k in ("version", "choice", "metrics", "rows", "duration_s", "trigger")} == {
+        "version": 1, "choice": "90d", "metrics": metrics, "rows": result["rows"],
         "duration_s": result["duration_s"], "trigger": "test"}
     p = trainer.predict_proba(sample_rows)
     assert p.shape == (50,) and ((p > 0) & (p < 1)).all()
@@ -121,20 +126,19 @@ def test_once_the_bars_after_a_version_are_scored_its_windows_live_record_choose
     config = validate({})
     trainer = BatchTrainer(db, store, tmp_path / "models", tmp_path / "locks", lambda: config)
     first = trainer.retrain()
-    assert first["evidence"] == "hold-out" and all(w["n"] == 0 for w in first["windows"].values())
+    assert first["evidence"] == "hold-out" and all(w["n"] == 0 for w in first["candidates"].values())
     for symbol in SYMBOLS:
         store.upsert(symbol, "1h", load_sample(symbol).iloc[-100:])
     second = trainer.retrain()
-    records = second["windows"]
+    records = second["candidates"]
     assert second["evidence"] == "live" and all(w["n"] == 200 for w in records.values())  # 100 new rows x 2
     best = min(records, key=lambda d: records[d]["log_loss"])
-    assert second["window_days"] == int(best)
+    assert second["choice"] == best
     assert second["metrics"]["log_loss"] == records[best]["log_loss"]
     assert second["metrics"]["beats_baseline"] == (records[best]["log_loss"] <= records[best]["baseline_log_loss"])
-    assert ("promoted" if second["promoted"] else "refused") + f": the {best}-day window's live log loss" in \
-        second["decision"]
+    assert ("promoted" if second["promoted"] else "refused") + f": the {describe(best)}" in second["decision"]
     third = trainer.retrain()  # nothing new: the record is carried, not counted twice
-    assert {d: w["n"] for d, w in third["windows"].items()} == {d: w["n"] for d, w in records.items()}
+    assert {d: w["n"] for d, w in third["candidates"].items()} == {d: w["n"] for d, w in records.items()}
 
 
 def test_a_model_worse_than_the_baseline_is_never_promoted_not_even_the_first(make_trainer, invert_labels,
@@ -197,7 +201,7 @@ def test_daily_bars_work_the_rows_a_fit_needs_scale_with_the_interval(tmp_path):
         store.upsert(symbol, "1d", resample(load_sample(symbol).iloc[-24 * 200:], "1d"))
     config = validate({"interval": "1d"})
     result = BatchTrainer(db, store, tmp_path / "models", tmp_path / "locks", lambda: config).retrain()
-    assert result["window_days"] == 90 and set(result["windows"]) == {"30", "90"}  # 7 and 14 rows: too few to fit
+    assert result["choice"] == "90d" and set(result["candidates"]) == {"30d", "90d", "90d trees"}  # 7, 14: too few
     assert 170 <= result["rows"] <= 180  # 90 daily bars of each symbol, less the newest without a label
 
 

@@ -57,7 +57,7 @@ def test_report_has_every_model_hybrid_and_baseline(result, span):
 def test_predictions_frame(result, span):
     p = result.predictions
     assert list(p.columns) == ["open_time", "close", *PROB_COLUMNS[:5], *WEIGHT_COLUMNS, "prediction", "label",
-                               "batch_window_days", "p_reference", *PROB_COLUMNS[5:]]
+                               "batch_model", "p_reference", *PROB_COLUMNS[5:]]
     assert p.open_time.tolist() == span.open_time[START:].tolist()
     assert p[PROB_COLUMNS].notna().all().all()  # warmed up on the bars before the span
     assert (p.prediction == (p.p_ensemble >= 0.5).astype(int)).all()
@@ -113,8 +113,8 @@ def test_adaptive_weights_mix_every_voter_and_the_report_says_how_much_each_coun
     assert result.report["hybrid_mode"] == "adaptive"
     for v in VOTERS:
         assert result.report["mean_weight"][v] == pytest.approx(p[f"w_{v}"].mean())
-    assert set(result.report["batch_window_share"]) <= {"7", "14", "20"}  # batch_window_days 20: 7, 14 and 20 days
-    assert sum(result.report["batch_window_share"].values()) == pytest.approx(1.0)
+    assert set(result.report["batch_choice_share"]) <= {"7d", "14d", "20d", "20d trees"}  # batch_window_days 20
+    assert sum(result.report["batch_choice_share"].values()) == pytest.approx(1.0)
 
 
 def test_fixed_weights_leave_out_models_worse_than_their_baseline(span):

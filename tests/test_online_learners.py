@@ -9,7 +9,7 @@ import pytest
 
 from engine.errors import ValidationError
 from engine.online import ADWIN, MODEL_NAMES, OnlineLearners, make_model
-from engine.online.models import PassiveAggressiveProba
+from engine.online.models import LogisticSGD, PassiveAggressiveProba
 from engine.online.probability import PlattCalibrator
 from engine.online.scaler import EWMScaler
 
@@ -105,7 +105,7 @@ def test_platt_slope_stays_positive_on_an_inverted_model():
 
 def test_passive_aggressive_probabilities_are_calibrated_ish():
     X, y = linear_stream(6000, seed=5, noise=1.0)
-    pa = PassiveAggressiveProba(C=1.0)  # PA-I's textbook step: big raw margins that the calibrator must map
+    pa = PassiveAggressiveProba(C=10.0)  # big steps: raw margins far from probabilities, the calibrator must map
     predicted, observed = [], []
     for start in range(0, 6000, 50):
         xb, yb = X[start:start + 50], y[start:start + 50]
@@ -125,23 +125,51 @@ def test_passive_aggressive_probabilities_are_calibrated_ish():
 
 
 # -- models --------------------------------------------------------------------------------------
-def test_fast_predictions_equal_sklearn_and_small_batches_do_not_warn():
-    X, y = linear_stream(300, seed=2)
+def test_the_linear_learners_are_scikit_learns_updates_without_its_per_call_checks():
+    """Sample by sample in order, the same weights as SGDClassifier (log loss, constant rate, L2) and as its PA-I."""
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = linear_stream(600, seed=2)
+    ours, theirs = LogisticSGD(eta0=0.01, alpha=1e-3), SGDClassifier(
+        loss="log_loss", learning_rate="constant", eta0=0.01, alpha=1e-3, shuffle=False, random_state=0)
+    pa, their_pa = PassiveAggressiveProba(C=0.05), SGDClassifier(loss="hinge", penalty=None, learning_rate="pa1",
+                                                                 eta0=0.05, shuffle=False, random_state=0)
+    for start in range(0, 600, 50):
+        for model in (ours, pa):
+            model.partial_fit(X[start:start + 50], y[start:start + 50])
+        for model in (theirs, their_pa):
+            model.partial_fit(X[start:start + 50], y[start:start + 50], classes=[0, 1])
+    np.testing.assert_allclose(ours.coef, theirs.coef_[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pa.coef, their_pa.coef_[0], rtol=1e-9, atol=1e-12)
+    assert ours.intercept == pytest.approx(theirs.intercept_[0]) and pa.intercept == pytest.approx(their_pa.intercept_[0])
+
+
+def test_every_model_learns_from_small_batches_and_answers_probabilities():
+    X, y = linear_stream(3000, seed=2)
     for name in MODEL_NAMES:
         model = make_model(name)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            model.partial_fit(X[:200], y[:200])
-            model.partial_fit(X[200:206], y[200:206])  # fewer rows than the MLP's minibatch
-        p = model.predict_proba(X[206:])
-        if name == "passive_aggressive":
-            expected = model.calibrator.predict(model.estimator.decision_function(X[206:]))
-        else:
-            expected = model.estimator.predict_proba(X[206:])[:, 1]
-        np.testing.assert_allclose(p[:, 1], expected, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(p.sum(axis=1), 1.0)
+            for start in range(0, 2500, 50):
+                model.partial_fit(X[start:start + 50], y[start:start + 50])
+            model.partial_fit(X[2500:2506], y[2500:2506])  # fewer rows than the MLP's minibatch
+        p = model.predict_proba(X[2506:])
+        assert ((p > 0) & (p < 1)).all() and np.allclose(p.sum(axis=1), 1.0)
+        assert np.mean((p[:, 1] >= 0.5) == y[2506:]) > 0.75, name
     with pytest.raises(KeyError):
         make_model("svm")
+
+
+def test_models_saved_by_an_earlier_release_load_as_untrained_without_inputs():
+    ol = OnlineLearners()
+    X, y = linear_stream(100, seed=1)
+    ol.score_then_learn(X, y)
+    state = ol.__dict__.copy()
+    state["models"] = {name: type("Wrapped", (), {"estimator": object()})() for name in MODEL_NAMES}
+    old = OnlineLearners.__new__(OnlineLearners)
+    old.__setstate__(state)
+    assert old.inputs == () and not any(old.trained(name) for name in MODEL_NAMES)
+    assert all(p is None for p in old.predict_proba(X[:3]).values())
 
 
 # -- OnlineLearners ------------------------------------------------------------------------------

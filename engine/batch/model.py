@@ -1,5 +1,6 @@
 """The batch model: a strongly regularised logistic regression, refitted from scratch on each of a
-ladder of windows, serving the window whose live record is best (engine.batch.track).
+ladder of windows (and trees beside them, engine.batch.trees), serving the candidate whose live record
+is best (engine.batch.track).
 
 Why this model: next-bar direction is nearly a coin flip, so what decides accuracy is how little
 noise a fit picks up. On the scenario markets and the bundled BTC/ETH candles a ridge-penalised
@@ -97,25 +98,22 @@ def fit_ridge_logit(X: np.ndarray, y: np.ndarray, penalty: float = PENALTY) -> R
 
 
 class BatchModel:
-    """Ridge fits per window (``fits``: days -> RidgeLogit) over ``inputs``; ``window_days`` serves.
+    """The fits of every candidate (``fits``: name -> a model with ``p_up(X)``, engine.batch.track) over
+    ``inputs``; ``choice`` serves.
 
-    ``predict_proba(X)`` is sklearn-shaped, (n, 2), from the serving window; ``p_up(days, X)`` any window's.
+    ``predict_proba(X)`` is sklearn-shaped, (n, 2), from the serving candidate; ``p_up(name, X)`` any one's.
     """
 
-    def __init__(self, inputs: tuple[str, ...], fits: dict[int, RidgeLogit], window_days: int):
-        if window_days not in fits:
-            raise ValidationError("window_days", f"no fit for a {window_days}-day window")
-        self.inputs, self.fits, self.window_days = tuple(inputs), dict(fits), int(window_days)
+    def __init__(self, inputs: tuple[str, ...], fits: dict, choice: str):
+        if choice not in fits:
+            raise ValidationError("choice", f"no fit for {choice!r}")
+        self.inputs, self.fits, self.choice = tuple(inputs), dict(fits), choice
 
-    def serving(self, window_days: int) -> "BatchModel":
-        """The same fits with ``window_days`` serving."""
-        return BatchModel(self.inputs, self.fits, window_days)
-
-    def p_up(self, window_days: int, X) -> np.ndarray:
-        return self.fits[window_days].p_up(as_matrix(X, self.inputs))
+    def p_up(self, name: str, X) -> np.ndarray:
+        return self.fits[name].p_up(as_matrix(X, self.inputs))
 
     def predict_proba(self, X) -> np.ndarray:
-        up = self.p_up(self.window_days, X)
+        up = self.p_up(self.choice, X)
         return np.column_stack([1.0 - up, up])
 
 
@@ -135,4 +133,4 @@ def fit_batch_model(X, y, inputs: tuple[str, ...] = FEATURE_COLUMNS, penalty: fl
         raise ValidationError("y", f"must have one label per row ({x.shape[0]}), got shape {labels.shape}")
     if not np.isin(labels, (0, 1)).all() or len(np.unique(labels)) < 2:
         raise ValidationError("y", "labels must be 0/1 and include both classes")
-    return BatchModel(inputs, {0: fit_ridge_logit(x, labels, penalty)}, 0)
+    return BatchModel(inputs, {"all": fit_ridge_logit(x, labels, penalty)}, "all")

@@ -1,10 +1,10 @@
 """BatchTrainer: retrain the batch model from scratch on the stored candles, judge it, publish it.
 
-A retrain pools every configured symbol's labelled rows (inputs are scale-free) and fits the ridge
-logistic regression on each window of the ladder (engine.batch.track: 7, 14, 30, 90 days by
-default, none longer than ``batch_window_days``), on every row of the window. Then
-(engine.batch.ladder) the newest stored version's fits are scored on the bars that closed since
-they were trained -- their live record -- and the window with the best record serves. The new
+A retrain pools every configured symbol's labelled rows (inputs are scale-free) and fits every
+candidate (engine.batch.track: the ridge logistic regression on each window of the ladder, 7, 14, 30,
+90 days by default, none longer than ``batch_window_days``, and trees on the longest), on every row
+of its window. Then (engine.batch.ladder) the newest stored version's fits are scored on the bars that
+closed since they were trained -- their live record -- and the candidate with the best record serves. The new
 version becomes active only if that window beat the majority-class baseline on its record; before
 there is one, the longest window serves and must beat the baseline on its purged hold-out (see
 :mod:`engine.batch.validation`). Only a version that beat its baseline serves predictions
@@ -20,10 +20,10 @@ from typing import Callable
 import numpy as np
 
 from engine.batch.importance import permutation_importance
-from engine.batch.ladder import Rows, decide, fit_windows, score_previous
+from engine.batch.ladder import Rows, decide, fit_candidates, score_previous
 from engine.batch.model import BatchModel
 from engine.batch.registry import ModelRegistry
-from engine.batch.track import Track, min_rows, windows
+from engine.batch.track import Track, candidates, days_of, min_rows
 from engine.batch.validation import judge
 from engine.candles import INTERVAL_MS
 from engine.db import Database
@@ -117,31 +117,31 @@ class BatchTrainer:
             parts = self._load(cfg, inputs, report)
             needed = min_rows(cfg["interval"])
             _check_enough(cfg, parts, needed)
-            days = windows(cfg["batch_window_days"])
-            report(0.5, f"fitting the {', '.join(f'{d}-day' for d in days)} windows")
-            fits = fit_windows(parts, days, needed)
-            track, scored = self._track(cfg, inputs, parts)
-            report(0.7, f"choosing the window on {scored} newly scored rows" if scored else "judging on the hold-out")
+            names = candidates(cfg["batch_window_days"])
+            report(0.5, f"fitting {', '.join(names)}")
+            track, scored, previous = self._track(cfg, inputs, parts)
+            fits = fit_candidates(parts, names, needed, previous)
+            report(0.7, f"choosing on {scored} newly scored rows" if scored else "judging on the hold-out")
             decision = decide(track, fits, parts, max(10, needed // 5))
-            model = BatchModel(inputs.names, fits, decision.window_days)
-            promote, text = judge(decision.metrics, decision.evidence, decision.window_days,
-                                  {d: track.summary(d) for d in fits})
+            model = BatchModel(inputs.names, fits, decision.choice)
+            promote, text = judge(decision.metrics, decision.evidence, decision.choice,
+                                  {name: track.summary(name) for name in fits})
             y_all = np.concatenate([p.y for p in parts])
-            recent = [(p, p.window(decision.window_days)[-max(1, len(p.window(decision.window_days)) // 5):])
-                      for p in parts]
+            days = days_of(decision.choice)
+            recent = [(p, p.window(days)[-max(1, len(p.window(days)) // 5):]) for p in parts]
             report(0.85, "measuring feature importance")
             record = {
                 "trained_at": int(time.time() * 1000), "trigger": trigger,
                 "symbols": [p.symbol for p in parts], "interval": cfg["interval"], "horizon": cfg["label_horizon"],
-                "inputs": list(inputs.names), "window_days": decision.window_days,
-                "windows": {str(d): {"rows": int(sum(len(p.window(d)) for p in parts)), **track.summary(d)}
-                            for d in fits},
+                "inputs": list(inputs.names), "choice": decision.choice, "window_days": days,
+                "candidates": {name: {"rows": int(sum(len(p.window(days_of(name))) for p in parts)),
+                                      **track.summary(name)} for name in fits},
                 "evidence": decision.evidence, "track": track.to_dict(),
                 "trained_through": {p.symbol: int(p.open_time[-1]) for p in parts},
                 "up_rate": float(y_all.mean()),
-                "rows": int(sum(len(p.window(decision.window_days)) for p in parts)),
+                "rows": int(sum(len(p.window(days)) for p in parts)),
                 **{k: v for k, v in (decision.holdout or {}).items() if k != "by_symbol"},
-                "by_symbol": _by_symbol(parts, decision.window_days, (decision.holdout or {}).get("by_symbol", {})),
+                "by_symbol": _by_symbol(parts, days, (decision.holdout or {}).get("by_symbol", {})),
                 "metrics": decision.metrics, "duration_s": round(time.monotonic() - started, 3),
                 "feature_importance": permutation_importance(
                     model, np.concatenate([p.X[i] for p, i in recent]), np.concatenate([p.y[i] for p, i in recent])),
@@ -153,25 +153,25 @@ class BatchTrainer:
 
             entry = self.registry.publish(model, record, judged, keep=cfg["batch_keep_versions"])
             report(1.0, f"version {entry['version']} {entry['decision']}")
-        return {k: entry.get(k) for k in ("version", "promoted", "metrics", "champion_version", "decision",
-                                          "window_days", "windows", "evidence", "duration_s", "rows", "rows_train",
+        return {k: entry.get(k) for k in ("version", "promoted", "metrics", "champion_version", "decision", "choice",
+                                          "window_days", "candidates", "evidence", "duration_s", "rows", "rows_train",
                                           "rows_holdout", "by_symbol", "trained_at")}
 
-    def _track(self, cfg: dict, inputs, parts: list[Rows]) -> tuple[Track, int]:
-        """The newest version's live record, with its fits scored on the rows that came after its training
-        (a fresh record when the interval, horizon or inputs changed since)."""
+    def _track(self, cfg: dict, inputs, parts: list[Rows]) -> tuple[Track, int, BatchModel | None]:
+        """The newest version's live record, with its fits scored on the rows that came after its training (a
+        fresh record when the interval, horizon or inputs changed since), the rows scored, and that version."""
         versions = self.registry.index()["versions"]
         newest = versions[-1] if versions else None
         same = newest is not None and newest.get("interval") == cfg["interval"] and \
             newest.get("horizon") == cfg["label_horizon"] and newest.get("inputs") == list(inputs.names)
         if not same or not newest.get("available"):
-            return Track.for_interval(cfg["interval"]), 0
+            return Track.for_interval(cfg["interval"]), 0, None
         track = Track.from_dict(newest.get("track"), cfg["interval"])
         previous = self.registry.model(newest["version"])
         if previous is None:
-            return Track.for_interval(cfg["interval"]), 0
+            return Track.for_interval(cfg["interval"]), 0, None
         scored = score_previous(track, previous, parts, newest["trained_through"], newest["up_rate"])
-        return track, scored
+        return track, scored, previous
 
     def _load(self, cfg: dict, inputs, report: Progress) -> list[Rows]:
         """Per symbol with data: the longest window's labelled rows, time-sorted."""

@@ -51,25 +51,28 @@ def score(y: np.ndarray, p_up: np.ndarray, base_rate: float) -> dict:
     return out
 
 
-def judge(metrics: dict, evidence: str, window_days: int, windows: dict[int, dict] | None = None) -> tuple[bool, str]:
-    """(promote?, the decision in words) for a version whose serving window scored ``metrics`` (log loss beside
-    the majority-class baseline's on the same rows) on its ``evidence``: "live" (the window's record on the
+def judge(metrics: dict, evidence: str, choice: str, records: dict[str, dict] | None = None) -> tuple[bool, str]:
+    """(promote?, the decision in words) for a version whose serving candidate scored ``metrics`` (log loss beside
+    the majority-class baseline's on the same rows) on its ``evidence``: "live" (the candidate's record on the
     bars after its earlier fits, engine.batch.track) or "hold-out". Never promoted when worse than the baseline
-    there, not even as the first model. ``windows``: every window's record, for the text.
+    there, not even as the first model. ``records``: every candidate's record, for the text.
 
     >>> base = {"log_loss": 0.69301}
-    >>> judge({"log_loss": 0.69427, "baseline": base, "n": 400}, "hold-out", 90)[1]
+    >>> judge({"log_loss": 0.69427, "baseline": base, "n": 400}, "hold-out", "90d")[1]
     "refused: the 90-day window's hold-out log loss 0.69427 over 400 rows is worse than the majority-class baseline 0.69301"
-    >>> judge({"log_loss": 0.6921, "baseline": base, "n": 900}, "live", 14)[1]
-    "promoted: the 14-day window's live log loss 0.69210 over 900 rows beats the majority-class baseline 0.69301"
+    >>> judge({"log_loss": 0.6921, "baseline": base, "n": 900}, "live", "90d trees")[1]
+    "promoted: the 90-day trees' live log loss 0.69210 over 900 rows beats the majority-class baseline 0.69301"
     """
+    from engine.batch.track import describe
+
     ours, baseline = metrics["log_loss"], metrics["baseline"]["log_loss"]
-    what = f"the {window_days}-day window's {evidence} log loss"
+    named = describe(choice)
+    what = f"the {named}{chr(39) if named.endswith('s') else chr(39) + 's'} {evidence} log loss"
     if ours is None or baseline is None:
         return False, f"refused: too few rows to judge {what} ({metrics.get('n', 0)})"
     others = ""
-    if windows and len(windows) > 1:
-        scored = [f"{d}d {w['log_loss']:.5f}" for d, w in sorted(windows.items()) if w.get("log_loss") is not None]
+    if records and len(records) > 1:
+        scored = [f"{d} {w['log_loss']:.5f}" for d, w in records.items() if w.get("log_loss") is not None]
         others = f" (live records: {', '.join(scored)})" if scored else ""
     if ours > baseline:
         return False, (f"refused: {what} {ours:.5f} over {metrics['n']} rows is worse than the majority-class "

@@ -275,8 +275,8 @@ def _print_symbol(r: dict, title: str) -> None:
           f"UTC ({r['bars_replayed']} replayed) in {r['seconds']:.1f} s: {r['bars_per_second']:.0f} bars/s")
     _print_scores(r)
     weights = ", ".join(f"{name} {100 * share:.0f} %" for name, share in r["mean_weight"].items() if share)
-    windows = ", ".join(f"{d} d {100 * share:.0f} %" for d, share in r["batch_window_share"].items())
-    print(f"the hybrid's mean weights ({r['hybrid_mode']}): {weights}; batch window served: {windows or '-'}")
+    served = ", ".join(f"{name} {100 * share:.0f} %" for name, share in r["batch_choice_share"].items())
+    print(f"the hybrid's mean weights ({r['hybrid_mode']}): {weights}; the batch model served: {served or '-'}")
     for line in verdict_lines(r)[:-1 if r.get("trading") else None]:
         print(line)
     t = r.get("trading")

@@ -7,7 +7,6 @@ its mean: one absurd sample moves a model by a bounded step, never off the map.
 from __future__ import annotations
 
 import numpy as np
-from sklearn import config_context
 
 from engine.errors import ValidationError
 from engine.features import FEATURE_COLUMNS
@@ -19,11 +18,6 @@ from engine.online.scaler import EWMScaler
 LOG_EPS = 1e-15
 CLIP = 4.0  # standardised inputs are clipped to this many standard deviations
 REWARM_MIN_SAMPLES = 100  # a drifted model relearns at least this many of the newest samples
-
-
-def _fast():
-    """Skip sklearn's per-call input checks in partial_fit: inputs are validated once, here."""
-    return config_context(assume_finite=True, skip_parameter_validation=True)
 
 
 def batch_metrics(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -72,10 +66,16 @@ class OnlineLearners:
         self.label_counts = [0, 0]  # (ups, labels) learned so far
 
     def __setstate__(self, state: dict) -> None:
-        """Models saved before the health window existed start with an empty one."""
+        """Models saved before the health window existed start with an empty one. Models of an earlier release
+        (scikit-learn estimators inside) are read as untrained learners without inputs, so the manager restarts
+        them on the buffer at the next update."""
         state.setdefault("recent", {name: RecentScores() for name in MODEL_NAMES})
         state.setdefault("label_counts", [0, 0])
         state.setdefault("inputs", FEATURE_COLUMNS)
+        if any(hasattr(model, "estimator") for model in state["models"].values()):
+            state["models"] = {name: make_model(name, state.get("random_state", 0)) for name in MODEL_NAMES}
+            state["counters"] = {name: new_counter() for name in MODEL_NAMES}
+            state["inputs"] = ()
         self.__dict__.update(state)
 
     def base_rate(self) -> float:
@@ -151,11 +151,10 @@ class OnlineLearners:
         self.label_counts = [ups + int(y.sum()), count + len(y)]
         self.scaler.partial_fit(X)
         Xs = self._standardise(X)
-        with _fast():
-            for name, model in self.models.items():
-                model.partial_fit(Xs, y, classes=CLASSES)
-                self.counters[name]["samples_seen"] += len(y)
-                results[name]["samples_seen"] = self.counters[name]["samples_seen"]
+        for name, model in self.models.items():
+            model.partial_fit(Xs, y, classes=CLASSES)
+            self.counters[name]["samples_seen"] += len(y)
+            results[name]["samples_seen"] = self.counters[name]["samples_seen"]
         return {"n": len(y), "models": results, "probabilities": probabilities}
 
     def regime_length(self, name: str) -> int:
@@ -182,8 +181,7 @@ class OnlineLearners:
             self.recent[name] = RecentScores()
             counter = new_counter()
             counter["drift"], counter["drifts"] = self.counters[name]["drift"], self.counters[name]["drifts"]
-            with _fast():
-                for start in range(0, len(Xs), chunk):
-                    model.partial_fit(Xs[start:start + chunk], y[start:start + chunk], classes=CLASSES)
+            for start in range(0, len(Xs), chunk):
+                model.partial_fit(Xs[start:start + chunk], y[start:start + chunk], classes=CLASSES)
             counter["samples_seen"] = len(Xs)
             self.counters[name] = counter
