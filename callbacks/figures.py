@@ -8,7 +8,7 @@ import plotly.io as pio
 
 
 COLORS = {"hybrid": "#6f42c1", "batch": "#0d6efd", "baseline": "#6c757d", "sgd": "#20c997",
-          "passive_aggressive": "#fd7e14", "mlp_online": "#d63384"}
+          "passive_aggressive": "#fd7e14", "mlp_online": "#d63384", "abstain": "#adb5bd"}
 TRACE_TYPES = {"scatter", "bar", "candlestick"}  # every trace type the dashboard draws: the page's plotly.js needs them
 
 

@@ -156,6 +156,33 @@ def accuracy_figure(per_symbol: Mapping[str, Mapping[str, pd.DataFrame]], window
     return fig
 
 
+WEIGHT_LINES = ("batch", "sgd", "passive_aggressive", "mlp_online", "abstain")
+
+
+def weights_figure(per_symbol: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """The hybrid's weights over time, one panel per symbol (each its own time axis): the share each voter had
+    in every logged prediction (PredictionLog.weights frames), abstain included."""
+    symbols = [s for s, frame in per_symbol.items() if not frame.empty]
+    if not symbols:
+        return empty_figure("No prediction has recorded its weights yet.", 160)
+    traces, layout = [], {}
+    for row, symbol in enumerate(symbols, start=1):
+        frame = thin(per_symbol[symbol])
+        t, n = _ms(frame["open_time"]), _axis(row)
+        for name in WEIGHT_LINES:
+            traces.append(dict(type="scatter", mode="lines", x=t, y=frame[name].to_numpy().round(3), name=name,
+                               legendgroup=name, showlegend=row == 1, xaxis=f"x{n}", yaxis=f"y{n}",
+                               line=dict(color=COLORS.get(name, "#adb5bd"), width=2.2 if name == "batch" else 1.4,
+                                         dash="dot" if name == "abstain" else "solid"),
+                               hovertemplate=name + " %{y:.0%}"))
+        axes = _panel_axes(row, len(symbols), symbol, 0)
+        axes[f"yaxis{n}"].update(range=[0, 1], title={"text": f"{symbol} · share"})
+        layout.update(axes)
+    fig = _layout(go.Figure(data=traces, layout=layout, _validate=False), 200 * len(symbols) + 40)
+    fig.update_layout(margin=dict(t=40))
+    return fig
+
+
 def calibration_bins(prob: Sequence[float], outcome: Sequence[int], bins: int = 10) -> pd.DataFrame:
     """Reliability: the predictions in ``bins`` equal-count groups of P(up) (probabilities bunch near 0.5,
     fixed-width bins would leave most empty), at least MIN_BIN predictions each:

@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 
 from dash import Input, Output, State, ctx, no_update
 
-from callbacks.model_figures import accuracy_figure, accuracy_series
+from callbacks.model_figures import accuracy_figure, accuracy_series, weights_figure
 from layouts import panels
 from layouts.health import health_view
 from layouts.hybrid_learning import JOBS
@@ -96,13 +96,17 @@ def joblog_view(system, job: str | None, outcome: str | None, routine: bool, pag
 
 
 def accuracy_view(system, choice: str | None, shown: str | None = None) -> tuple:
-    """(accuracy figure, its series version) for the picked symbol(s), or no_update twice when ``shown`` is
-    that version already."""
+    """(accuracy figure, weights figure, their series version) for the picked symbol(s), or no_update three
+    times when ``shown`` is that version already."""
     cfg = system.config.current()
+    symbols = picked(cfg["symbols"], choice)
     per_symbol = {s: accuracy_series(system.hybrid.log.scored(s, cfg["interval"], ACCURACY_BARS), cfg["label_horizon"])
-                  for s in picked(cfg["symbols"], choice)}
-    version = series_version(per_symbol)
-    return (no_update, no_update) if version == shown else (accuracy_figure(per_symbol), version)
+                  for s in symbols}
+    weights = {s: system.hybrid.log.weights(s, cfg["interval"], ACCURACY_BARS) for s in symbols}
+    version = series_version({**per_symbol, **{f"weights {s}": {"w": w} for s, w in weights.items() if len(w)}})
+    if version == shown:
+        return no_update, no_update, no_update
+    return accuracy_figure(per_symbol), weights_figure(weights), version
 
 
 STATUS_PROPS = (("source-badge", "children"), ("alerts", "children"), ("status-cards", "children"),
@@ -111,7 +115,7 @@ STATS_PROPS = (("online-stats", "children"), ("collection-stats", "children"))
 HEALTH_PROPS = (("model-health", "children"),)
 HISTORY_PROPS = (("prediction-history", "children"), ("history-pages", "max_value"), ("history-pages", "active_page"))
 JOBLOG_PROPS = (("job-log", "children"), ("joblog-pages", "max_value"), ("joblog-pages", "active_page"))
-ACCURACY_PROPS = (("accuracy-graph", "figure"), ("accuracy-version", "data"))
+ACCURACY_PROPS = (("accuracy-graph", "figure"), ("weights-graph", "figure"), ("accuracy-version", "data"))
 
 
 def initial_props(system) -> dict[tuple[str, str], object]:

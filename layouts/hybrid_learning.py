@@ -136,6 +136,10 @@ def layout(config: dict) -> html.Div:
         dbc.Row([
             dbc.Col(card("Accuracy over time (bar time, per symbol)",
                          [dcc.Graph(id="accuracy-graph", config={"displaylogo": False}),
+                          html.Div("The hybrid's weights: each model's share in every prediction (adaptive mode: it "
+                                   "follows the model's recent log loss; abstain says ½)",
+                                   className="hls-stat-label mt-2"),
+                          dcc.Graph(id="weights-graph", config={"displaylogo": False}),
                           dcc.Store(id="accuracy-version")]), lg=8),
             dbc.Col(card("Online models", html.Div(id="online-stats")), lg=4),
         ], className="g-3 mb-3"),

@@ -256,9 +256,15 @@ def test_views_page_and_follow_the_symbol(system):
     assert page == 2 and n_pages == -(-log.count("ETHUSDT") // 15)
     assert "ETHUSDT" in text_of(content) and "BTCUSDT" not in text_of(find(content, "prediction-history-table"))
     assert history_view(system, "ETHUSDT", 99)[2] == n_pages  # past the end: the last page
-    fig, version = accuracy_view(system, "ALL")
+    fig, weights, version = accuracy_view(system, "ALL")
     assert {t.xaxis for t in fig.data if t.name == "hybrid"} == {"x", "x2"}
-    assert accuracy_view(system, "ALL", version) == (accuracy_view(system, "ALL", version)[0],) * 2  # no redraw
+    assert "No prediction has recorded its weights" in weights.layout.annotations[0].text  # recorded without them
+    assert accuracy_view(system, "ALL", version) == (accuracy_view(system, "ALL", version)[0],) * 3  # no redraw
+    log.record("ETHUSDT", "1h", ETH_2024 + 50 * HOUR, 1, {"ensemble": 0.6, "batch": 0.4}, "ok",
+               weights={"batch": 0.7, "abstain": 0.3})
+    fig, weights, again = accuracy_view(system, "ETHUSDT", version)
+    assert again != version and [t.y[-1] for t in weights.data if t.name in ("batch", "abstain")] == [0.7, 0.3]
+    assert [t.name for t in weights.data] == ["batch", "sgd", "passive_aggressive", "mlp_online", "abstain"]
     for _ in range(3):
         system.run_job("collect", "schedule")
     log_all, _, _ = joblog_view(system, "any", "any", True, 1)

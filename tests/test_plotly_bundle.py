@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import doctest
 
+import pandas as pd
 import pytest
 
 import callbacks.market_figures as market_figures
@@ -10,7 +11,7 @@ import callbacks.trading_figures as trading_figures
 import layouts.plotly_bundle as plotly_bundle
 from callbacks.figures import TRACE_TYPES
 from callbacks.model_figures import (accuracy_figure, calibration_bins, calibration_figure, importance_figure,
-                                     rolling_accuracy)
+                                     rolling_accuracy, WEIGHT_LINES, weights_figure)
 from engine.candles import load_sample
 from engine.config import validate
 from engine.features import compute_features
@@ -73,6 +74,7 @@ def test_dashboard_figures_use_only_the_declared_trace_types():
               "buy_and_hold": buy_and_hold_curve(candles, rules)}
     figures = [market_figures.market_figure(candles, overlays, marks, "BTCUSDT", trades),
                accuracy_figure({"BTCUSDT": {"hybrid": rolling_accuracy(t, [True, False, True])}}),
+               weights_figure({"BTCUSDT": pd.DataFrame({"open_time": t, **{v: [0.2] * 3 for v in WEIGHT_LINES}})}),
                importance_figure({"rsi": {"mean": 0.01, "std": 0.001}}, 1),
                calibration_figure({"BTCUSDT": calibration_bins([0.4] * 30 + [0.6] * 30, [0, 1] * 30)}),
                trading_figures.equity_figure({"BTCUSDT": report}),
